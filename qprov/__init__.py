@@ -1,0 +1,7 @@
+"""qprov: supply-chain and provenance attestations for quantum computing."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

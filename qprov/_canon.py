@@ -1,0 +1,95 @@
+"""JSON in exactly one place: strict parsing and RFC 8785 canonical output.
+
+Parsing is strict because every document qprov reads may come from an attacker:
+duplicate object keys, non-UTF-8 bytes, NaN/Infinity, nesting deeper than
+``MAX_DEPTH`` and inputs over a size limit are refused with
+:class:`~qprov.errors.MalformedInputError`. Canonical output (for digests of
+JSON documents such as counts) is RFC 8785 via the ``rfc8785`` package.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+from qprov.errors import MalformedInputError
+
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "canonical_json", "loads_strict"]
+
+#: Deepest nesting of arrays/objects accepted in any JSON document.
+MAX_DEPTH = 64
+#: Default size limit for a JSON document read from outside (16 MiB).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedInputError(f"JSON object has duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedInputError(f"JSON constant {name} is not allowed")
+
+
+def _check_depth(data: bytes | str) -> None:
+    # Count nesting outside strings without building anything: json's own
+    # recursion would otherwise hit RecursionError on hostile input.
+    depth = 0
+    in_string = False
+    escaped = False
+    text = data if isinstance(data, str) else data.decode("utf-8")
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+
+
+def loads_strict(
+    data: bytes | str, *, what: str = "document", max_bytes: int = MAX_DOCUMENT_BYTES
+) -> Any:
+    """Parse JSON strictly. Raises MalformedInputError naming ``what``."""
+    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    if size > max_bytes:
+        raise MalformedInputError(f"{what} is {size} bytes, over the limit of {max_bytes}")
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedInputError(f"{what} is not valid UTF-8: {exc.reason}") from None
+    else:
+        text = data
+    _check_depth(text)
+    try:
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+        )
+    except MalformedInputError as exc:
+        raise MalformedInputError(f"{what}: {exc}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedInputError(f"{what} is not valid JSON: {exc}") from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) canonical bytes of ``value``."""
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise MalformedInputError(f"value cannot be canonicalised: {exc}") from None
