@@ -10,6 +10,8 @@ JSON documents such as counts) is RFC 8785 via the ``rfc8785`` package.
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 import rfc8785
@@ -37,29 +39,18 @@ def _reject_constant(name: str) -> Any:
     raise MalformedInputError(f"JSON constant {name} is not allowed")
 
 
-def _check_depth(data: bytes | str) -> None:
-    # Count nesting outside strings without building anything: json's own
-    # recursion would otherwise hit RecursionError on hostile input.
-    depth = 0
-    in_string = False
-    escaped = False
-    text = data if isinstance(data, str) else data.decode("utf-8")
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
-        elif ch in "]}":
-            depth -= 1
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _check_depth(text: str) -> None:
+    # Bound nesting before json builds anything: its recursion would otherwise hit
+    # RecursionError (or worse) on hostile input. Strings are removed first so that
+    # brackets inside them do not count; the running depth is summed in C.
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if brackets and max(accumulate(_DELTA[c] for c in brackets)) > MAX_DEPTH:
+        raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
 
 
 def loads_strict(
@@ -78,9 +69,7 @@ def loads_strict(
         text = data
     _check_depth(text)
     try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except MalformedInputError as exc:
         raise MalformedInputError(f"{what}: {exc}") from None
     except (json.JSONDecodeError, RecursionError) as exc:

@@ -53,12 +53,25 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--alg", "alg", default="MLDSA65-Ed25519-SHA512", show_default=True,
-              help="Algorithm (draft name, with or without 'id-').")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Private key path; the public key goes to OUT.pub (PEM) and OUT.pub.json.")
-@click.option("--no-passphrase", is_flag=True,
-              help="Write the private key unencrypted (PKCS #8 PEM). Not recommended.")
+@click.option(
+    "--alg",
+    "alg",
+    default="MLDSA65-Ed25519-SHA512",
+    show_default=True,
+    help="Algorithm (draft name, with or without 'id-').",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Private key path; the public key goes to OUT.pub (PEM) and OUT.pub.json.",
+)
+@click.option(
+    "--no-passphrase",
+    is_flag=True,
+    help="Write the private key unencrypted (PKCS #8 PEM). Not recommended.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def keys_generate(alg: str, out: str, no_passphrase: bool, force: bool) -> None:
     """Generate a key pair: encrypted private key, PEM and JSON public key."""
@@ -78,8 +91,10 @@ def keys_generate(alg: str, out: str, no_passphrase: bool, force: bool) -> None:
     atomic_write(paths[1], public.to_pem())
     atomic_write(paths[2], json.dumps(sslib, indent=2).encode() + b"\n")
     atomic_write(paths[0], private, mode=0o600)
-    _status(f"OK: {algorithm.name} key {public.keyid} written to {out} "
-            f"({'unencrypted' if no_passphrase else 'encrypted'}), {out}.pub, {out}.pub.json")
+    _status(
+        f"OK: {algorithm.name} key {public.keyid} written to {out} "
+        f"({'unencrypted' if no_passphrase else 'encrypted'}), {out}.pub, {out}.pub.json"
+    )
 
 
 @keys.command("show")
@@ -96,7 +111,7 @@ def keys_show(file: str, as_json: bool) -> None:
         public = load_private_key(data).public_key()
         kind = "private (unencrypted)"
     elif data.lstrip().startswith(b"{") and b'"ciphertext"' in data:
-        public = load_private_key(data, lambda: _ask_passphrase()).public_key()
+        public = load_private_key(data, _ask_passphrase).public_key()
         doc = loads_strict(data, what="key file")
         kind = f"private ({doc.get('format')})"
     else:
@@ -123,8 +138,11 @@ def keys_show(file: str, as_json: bool) -> None:
 @click.command("sign")
 @click.argument("file", type=_FILE)
 @click.option("--key", "key_uri", required=True, help="Signer URI: file:PATH or env:VARIABLE.")
-@click.option("--payload-type", default=None,
-              help="DSSE payloadType (default: in-toto for a Statement, else application/octet-stream).")
+@click.option(
+    "--payload-type",
+    default=None,
+    help="DSSE payloadType (default: in-toto for a Statement, else application/octet-stream).",
+)
 @click.option("-o", "--output", default="-", show_default=True, help="Envelope file, - for stdout.")
 def sign(file: str, key_uri: str, payload_type: str | None, output: str) -> None:
     """Sign FILE into a DSSE envelope."""
@@ -142,11 +160,13 @@ def sign(file: str, key_uri: str, payload_type: str | None, output: str) -> None
                 payload_type = INTOTO_PAYLOAD_TYPE
             except MalformedInputError:
                 pass
-    signer = load_signer(key_uri, lambda: _ask_passphrase())
+    signer = load_signer(key_uri, _ask_passphrase)
     envelope = sign_envelope(payload, payload_type, [signer])
     write_output(output, envelope.to_json())
-    _status(f"OK: signed {file} ({payload_type}) with {signer.algorithm.name} key "
-            f"{signer.public_key.keyid}")
+    _status(
+        f"OK: signed {file} ({payload_type}) with {signer.algorithm.name} key "
+        f"{signer.public_key.keyid}"
+    )
 
 
 @click.command("verify-envelope")
@@ -154,11 +174,19 @@ def sign(file: str, key_uri: str, payload_type: str | None, output: str) -> None
 @click.option("--trust", "trust_file", required=True, type=_FILE, help="Trust file (TOML).")
 @click.option("--role", required=True, help="Role whose keys must have signed.")
 @click.option("--payload-type", default=None, help="Require this payloadType.")
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Where the verified payload goes, - for stdout.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON verdict instead of the payload.")
-def verify_envelope(file: str, trust_file: str, role: str, payload_type: str | None,
-                    output: str, as_json: bool) -> None:
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Where the verified payload goes, - for stdout.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON verdict instead of the payload."
+)
+def verify_envelope(
+    file: str, trust_file: str, role: str, payload_type: str | None, output: str, as_json: bool
+) -> None:
     """Verify a DSSE envelope; print the verified payload bytes."""
     from qprov.dsse import parse_envelope
     from qprov.dsse import verify_envelope as verify
@@ -171,13 +199,26 @@ def verify_envelope(file: str, trust_file: str, role: str, payload_type: str | N
         verified = verify(envelope, trust, role, payload_type=payload_type)
     except Error as exc:
         if as_json:
-            click.echo(json.dumps({"verified": False, "file": file, "error": type(exc).__name__,
-                                   "reason": str(exc)}))
+            click.echo(
+                json.dumps(
+                    {
+                        "verified": False,
+                        "file": file,
+                        "error": type(exc).__name__,
+                        "reason": str(exc),
+                    }
+                )
+            )
         raise _with_subject(file, exc) from None
     if as_json:
-        verdict = {"verified": True, "file": file, "role": role, "keyids": list(verified.keyids),
-                   "payloadType": verified.payload_type,
-                   "payload": base64.b64encode(verified.payload).decode()}
+        verdict = {
+            "verified": True,
+            "file": file,
+            "role": role,
+            "keyids": list(verified.keyids),
+            "payloadType": verified.payload_type,
+            "payload": base64.b64encode(verified.payload).decode(),
+        }
         write_output(output, json.dumps(verdict).encode() + b"\n")
     else:
         write_output(output, verified.payload)
@@ -200,12 +241,13 @@ def _b64(value: str, what: str) -> bytes:
 
 @plumbing.command("composite-verify")
 @click.option("--alg", required=True, help="e.g. id-MLDSA65-Ed25519-SHA512 or ML-DSA-65.")
-@click.option("--public-key", required=True, help="Raw public key (draft form) or SPKI DER, base64.")
+@click.option(
+    "--public-key", required=True, help="Raw public key (draft form) or SPKI DER, base64."
+)
 @click.option("--message", required=True, help="Message, base64.")
 @click.option("--signature", required=True, help="Signature, base64.")
 @click.option("--context", default="", help="Application context, base64 (default empty).")
-def composite_verify(alg: str, public_key: str, message: str, signature: str,
-                     context: str) -> None:
+def composite_verify(alg: str, public_key: str, message: str, signature: str, context: str) -> None:
     """Exit 0 when the signature is valid, 1 when not, 3 on malformed input."""
     from qprov.keys import PublicKey, get_algorithm
 
@@ -232,8 +274,11 @@ def composite_verify(alg: str, public_key: str, message: str, signature: str,
 
 @plumbing.command("composite-sign")
 @click.option("--alg", required=True, help="e.g. id-MLDSA65-Ed25519-SHA512 or ML-DSA-65.")
-@click.option("--private-key", required=True,
-              help="Raw private key (draft form: seed || traditional) or PKCS #8 DER, base64.")
+@click.option(
+    "--private-key",
+    required=True,
+    help="Raw private key (draft form: seed || traditional) or PKCS #8 DER, base64.",
+)
 @click.option("--message", required=True, help="Message, base64.")
 @click.option("--context", default="", help="Application context, base64 (default empty).")
 def composite_sign(alg: str, private_key: str, message: str, context: str) -> None:
@@ -261,8 +306,12 @@ def composite_sign(alg: str, private_key: str, message: str, context: str) -> No
 
 
 @click.command("demo")
-@click.option("--keep", type=click.Path(file_okay=False), default=None,
-              help="Work in this directory and keep the files (default: a temporary one).")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Work in this directory and keep the files (default: a temporary one).",
+)
 def demo(keep: str | None) -> None:
     """Run qprov's main job end to end in a temporary directory."""
     from qprov._demo import run_demo

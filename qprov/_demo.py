@@ -72,8 +72,11 @@ def _run(d: Path, say: Say) -> int:
         ),
     )
     atomic_write(d / "release.key", release.to_encrypted("demo passphrase"), mode=0o600)
-    say(f"OK: generated keys: release {release.public_key().keyid[:16]}… "
-        f"({release.algorithm.name}), submitter ({submitter.algorithm.name}), a classical Ed25519 key")
+    say(
+        f"OK: generated keys: release {release.public_key().keyid[:16]}… "
+        f"({release.algorithm.name}), submitter ({submitter.algorithm.name}), "
+        "a classical Ed25519 key"
+    )
 
     # 2. the trust file: roles, composite required, one revoked key
     trust_toml = f"""version = 1
@@ -108,41 +111,58 @@ keyids = ["{retired.public_key().keyid}"]
     signer = CompositeSigner(release)
     envelope = sign_statement(statement, [signer])
     atomic_write(d / "statement.dsse.json", envelope.to_json())
-    say(f"OK: signed an in-toto statement into statement.dsse.json "
-        f"({len(envelope.signatures[0].sig)}-byte composite signature)")
+    say(
+        f"OK: signed an in-toto statement into statement.dsse.json "
+        f"({len(envelope.signatures[0].sig)}-byte composite signature)"
+    )
 
     loaded = parse_envelope((d / "statement.dsse.json").read_bytes())
-    failures += _expect_ok(say, "verify the envelope for role release-signer",
-                           lambda: verify_envelope(loaded, trust, "release-signer"))
+    failures += _expect_ok(
+        say,
+        "verify the envelope for role release-signer",
+        lambda: verify_envelope(loaded, trust, "release-signer"),
+    )
 
     # 4. tampering, each must fail with its own reason
     tampered = json.loads(envelope.to_json())
     tampered["payload"] = base64.b64encode(envelope.payload.replace(b"demo", b"evil")).decode()
     failures += _expect_reject(
-        say, "payload modified after signing",
-        lambda: verify_envelope(json.dumps(tampered).encode(), trust, "release-signer"))
+        say,
+        "payload modified after signing",
+        lambda: verify_envelope(json.dumps(tampered).encode(), trust, "release-signer"),
+    )
 
     sig = envelope.signatures[0]
     stripped = replace(envelope, signatures=(EnvelopeSignature(sig.keyid, sig.sig[:3309]),))
-    failures += _expect_reject(say, "classical half stripped from the composite signature",
-                               lambda: verify_envelope(stripped, trust, "release-signer"))
+    failures += _expect_reject(
+        say,
+        "classical half stripped from the composite signature",
+        lambda: verify_envelope(stripped, trust, "release-signer"),
+    )
 
     by_submitter = sign_statement(statement, [CompositeSigner(submitter)])
-    failures += _expect_reject(say, "signed by a submitter key, presented as a release",
-                               lambda: verify_envelope(by_submitter, trust, "release-signer"))
+    failures += _expect_reject(
+        say,
+        "signed by a submitter key, presented as a release",
+        lambda: verify_envelope(by_submitter, trust, "release-signer"),
+    )
 
     by_retired = sign_statement(statement, [CompositeSigner(retired)])
-    failures += _expect_reject(say, "signed by a revoked key",
-                               lambda: verify_envelope(by_retired, trust, "release-signer"))
+    failures += _expect_reject(
+        say, "signed by a revoked key", lambda: verify_envelope(by_retired, trust, "release-signer")
+    )
 
-    downgrade = sign_envelope(envelope.payload, envelope.payload_type,
-                              [CryptoSigner(classical)])
-    failures += _expect_reject(say, "downgrade: classical-only Ed25519 signature",
-                               lambda: verify_envelope(downgrade, trust, "release-signer"))
+    downgrade = sign_envelope(envelope.payload, envelope.payload_type, [CryptoSigner(classical)])
+    failures += _expect_reject(
+        say,
+        "downgrade: classical-only Ed25519 signature",
+        lambda: verify_envelope(downgrade, trust, "release-signer"),
+    )
 
     swapped = Envelope(envelope.payload, "application/json", envelope.signatures)
-    failures += _expect_reject(say, "payloadType changed",
-                               lambda: verify_envelope(swapped, trust, "release-signer"))
+    failures += _expect_reject(
+        say, "payloadType changed", lambda: verify_envelope(swapped, trust, "release-signer")
+    )
 
     if failures:
         say(f"FAIL: demo finished with {failures} unexpected result(s)")

@@ -15,8 +15,9 @@ __all__ = ["atomic_write", "read_input", "write_output"]
 _MAX_INPUT = 256 * 1024 * 1024
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644,
-                 overwrite: bool = True) -> None:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, overwrite: bool = True
+) -> None:
     """Write ``data`` to ``path`` atomically: either the whole file appears or nothing."""
     target = Path(path)
     if not overwrite and target.exists():

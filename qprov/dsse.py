@@ -157,11 +157,7 @@ def verify_envelope(
     signatures, so a forged type is reported as a signature failure first).
     """
     env = parse_envelope(envelope) if isinstance(envelope, bytes) else envelope
-    keyids = trust.verify_signatures(
-        env.pae(), [(s.keyid, s.sig) for s in env.signatures], role
-    )
+    keyids = trust.verify_signatures(env.pae(), [(s.keyid, s.sig) for s in env.signatures], role)
     if payload_type is not None and env.payload_type != payload_type:
-        raise PolicyError(
-            f"payloadType is {env.payload_type!r}, expected {payload_type!r}"
-        )
+        raise PolicyError(f"payloadType is {env.payload_type!r}, expected {payload_type!r}")
     return VerifiedPayload(env.payload, env.payload_type, tuple(keyids), role)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from securesystemslib.exceptions import UnverifiedSignatureError
@@ -265,8 +264,13 @@ class PrivateKey:
             "format": _ENCRYPTED_FORMAT,
             "algorithm": self.algorithm.name,
             "keyid": self.public_key().keyid,
-            "kdf": {"name": "scrypt", "salt": base64.b64encode(salt).decode(), "n": scrypt_n,
-                    "r": 8, "p": 1},
+            "kdf": {
+                "name": "scrypt",
+                "salt": base64.b64encode(salt).decode(),
+                "n": scrypt_n,
+                "r": 8,
+                "p": 1,
+            },
             "cipher": {"name": "AES-256-GCM", "nonce": base64.b64encode(nonce).decode()},
         }
         kek = Scrypt(salt=salt, length=32, n=scrypt_n, r=8, p=1).derive(passphrase.encode())
@@ -353,13 +357,23 @@ def load_private_key(data: bytes, passphrase: str | PassphraseCallback | None = 
 def _decrypt(doc: Any, passphrase: str) -> PrivateKey:
     fields = {"format", "algorithm", "keyid", "kdf", "cipher", "ciphertext"}
     if not isinstance(doc, dict) or set(doc) != fields:
-        raise MalformedInputError(f"encrypted private key must have exactly the fields {sorted(fields)}")
+        raise MalformedInputError(
+            f"encrypted private key must have exactly the fields {sorted(fields)}"
+        )
     if doc["format"] != _ENCRYPTED_FORMAT:
         raise UnsupportedAlgorithmError(f"unsupported private key format {doc['format']!r}")
     kdf, cipher = doc["kdf"], doc["cipher"]
-    if not isinstance(kdf, dict) or kdf.get("name") != "scrypt" or set(kdf) != {"name", "salt", "n", "r", "p"}:
+    if (
+        not isinstance(kdf, dict)
+        or kdf.get("name") != "scrypt"
+        or set(kdf) != {"name", "salt", "n", "r", "p"}
+    ):
         raise UnsupportedAlgorithmError("encrypted private key: only scrypt is supported")
-    if not isinstance(cipher, dict) or cipher.get("name") != "AES-256-GCM" or set(cipher) != {"name", "nonce"}:
+    if (
+        not isinstance(cipher, dict)
+        or cipher.get("name") != "AES-256-GCM"
+        or set(cipher) != {"name", "nonce"}
+    ):
         raise UnsupportedAlgorithmError("encrypted private key: only AES-256-GCM is supported")
     n, r, p = kdf["n"], kdf["r"], kdf["p"]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, r, p)):
@@ -519,7 +533,7 @@ def load_signer(uri: str, passphrase: PassphraseCallback | None = None) -> Compo
         return os.environ.get(PASSPHRASE_ENV, "")
 
     scheme, sep, rest = uri.partition(":")
-    if not sep or scheme not in SIGNER_FOR_SCHEME and "/" in scheme:
+    if not sep or (scheme not in SIGNER_FOR_SCHEME and "/" in scheme):
         scheme, rest = "file", uri
     handler = SIGNER_FOR_SCHEME.get(scheme)
     if handler is None:

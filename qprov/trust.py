@@ -102,7 +102,7 @@ class TrustedKey:
             ) from None
         except Error:
             raise
-        except Exception as exc:  # foreign errors never leave a verify path
+        except Exception as exc:  # noqa: BLE001 - foreign errors never leave a verify path
             raise SignatureError(
                 f"signature by key {self.keyid[:16]}… cannot be verified: {type(exc).__name__}"
             ) from None
@@ -122,7 +122,9 @@ def _classical_key(pem: bytes, name: str) -> TrustedKey:
     try:
         crypto_key = load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"trust file: key {name or '?'} is not a valid public key: {exc}") from None
+        raise ConfigError(
+            f"trust file: key {name or '?'} is not a valid public key: {exc}"
+        ) from None
     if isinstance(crypto_key, ed25519.Ed25519PublicKey):
         alg = "Ed25519"
     elif isinstance(crypto_key, ed448.Ed448PublicKey):
@@ -288,7 +290,9 @@ class TrustStore:
             try:
                 pem = path.read_bytes()
             except OSError as exc:
-                raise ConfigError(f"trust file: {where}: cannot read {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"trust file: {where}: cannot read {path}: {exc.strerror}"
+                ) from None
         else:
             pem = str(entry["pem"]).encode("utf-8")
         try:
@@ -331,10 +335,10 @@ class TrustStore:
     @staticmethod
     def check_algorithm(key: TrustedKey, role: Role) -> None:
         if key.kind == "classical" and role.signatures != "any":
+            wanted = "composite ML-DSA" if role.signatures == "composite" else "post-quantum"
             raise PolicyError(
                 f"key {key.keyid[:16]}… is classical-only ({key.algorithm}); role {role.name} "
-                f"requires {'composite ML-DSA' if role.signatures == 'composite' else 'post-quantum'}"
-                " signatures"
+                f"requires {wanted} signatures"
             )
         if key.kind == "mldsa" and role.signatures == "composite":
             raise PolicyError(
@@ -357,7 +361,9 @@ class TrustStore:
         failures: list[Error] = []
         for keyid, sig in signatures:
             if not keyid:
-                failures.append(TrustError("a signature without a key id cannot be matched to a key"))
+                failures.append(
+                    TrustError("a signature without a key id cannot be matched to a key")
+                )
                 continue
             try:
                 key = self.check_key(keyid, role)

@@ -35,13 +35,12 @@ def encode_oid(dotted: str) -> bytes:
     if len(parts) < 2 or parts[0] > 2 or (parts[0] < 2 and parts[1] >= 40):
         raise ValueError(f"invalid OID {dotted}")
     out = bytearray()
-    for i, arc in enumerate([40 * parts[0] + parts[1], *parts[2:]]):
-        del i
+    for arc in [40 * parts[0] + parts[1], *parts[2:]]:
         chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
+        rest = arc >> 7
+        while rest:
+            chunk.append(0x80 | (rest & 0x7F))
+            rest >>= 7
         out.extend(reversed(chunk))
     return _tlv(0x06, bytes(out))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -70,12 +70,17 @@ DEFAULT_ALGORITHM: AlgorithmName = "MLDSA65-Ed25519-SHA512"
 TradKind = Literal["none", "ed25519", "ed448", "ecdsa", "rsa-pss", "rsa-pkcs15"]
 
 _MLDSA_SIZES = {44: (1312, 2420), 65: (1952, 3309), 87: (2592, 4627)}
-_MLDSA_PRIV = {
+_MLDSA_PRIV: dict[
+    int,
+    type[mldsa.MLDSA44PrivateKey] | type[mldsa.MLDSA65PrivateKey] | type[mldsa.MLDSA87PrivateKey],
+] = {
     44: mldsa.MLDSA44PrivateKey,
     65: mldsa.MLDSA65PrivateKey,
     87: mldsa.MLDSA87PrivateKey,
 }
-_MLDSA_PUB = {
+_MLDSA_PUB: dict[
+    int, type[mldsa.MLDSA44PublicKey] | type[mldsa.MLDSA65PublicKey] | type[mldsa.MLDSA87PublicKey]
+] = {
     44: mldsa.MLDSA44PublicKey,
     65: mldsa.MLDSA65PublicKey,
     87: mldsa.MLDSA87PublicKey,
@@ -171,13 +176,19 @@ ALGORITHMS: dict[str, Algorithm] = {
         _a("ML-DSA-65", "2.16.840.1.101.3.4.3.18", "none", ""),
         _a("ML-DSA-87", "2.16.840.1.101.3.4.3.19", "none", ""),
         _a("MLDSA44-RSA2048-PSS-SHA256", _ARC + "37", "rsa-pss", "SHA256", "SHA256", "", 2048),
-        _a("MLDSA44-RSA2048-PKCS15-SHA256", _ARC + "38", "rsa-pkcs15", "SHA256", "SHA256", "", 2048),
+        _a(
+            "MLDSA44-RSA2048-PKCS15-SHA256", _ARC + "38", "rsa-pkcs15", "SHA256", "SHA256", "", 2048
+        ),
         _a("MLDSA44-Ed25519-SHA512", _ARC + "39", "ed25519", "SHA512"),
         _a("MLDSA44-ECDSA-P256-SHA256", _ARC + "40", "ecdsa", "SHA256", "SHA256", "P256"),
         _a("MLDSA65-RSA3072-PSS-SHA512", _ARC + "41", "rsa-pss", "SHA512", "SHA256", "", 3072),
-        _a("MLDSA65-RSA3072-PKCS15-SHA512", _ARC + "42", "rsa-pkcs15", "SHA512", "SHA256", "", 3072),
+        _a(
+            "MLDSA65-RSA3072-PKCS15-SHA512", _ARC + "42", "rsa-pkcs15", "SHA512", "SHA256", "", 3072
+        ),
         _a("MLDSA65-RSA4096-PSS-SHA512", _ARC + "43", "rsa-pss", "SHA512", "SHA384", "", 4096),
-        _a("MLDSA65-RSA4096-PKCS15-SHA512", _ARC + "44", "rsa-pkcs15", "SHA512", "SHA384", "", 4096),
+        _a(
+            "MLDSA65-RSA4096-PKCS15-SHA512", _ARC + "44", "rsa-pkcs15", "SHA512", "SHA384", "", 4096
+        ),
         _a("MLDSA65-ECDSA-P256-SHA512", _ARC + "45", "ecdsa", "SHA512", "SHA256", "P256"),
         _a("MLDSA65-ECDSA-P384-SHA512", _ARC + "46", "ecdsa", "SHA512", "SHA384", "P384"),
         _a(
@@ -244,9 +255,14 @@ def _rsa_padding(alg: Algorithm) -> padding.AsymmetricPadding:
     return padding.PKCS1v15()
 
 
-_TradPublic = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+_TradPublic = (
+    ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+)
 _TradPrivate = (
-    ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | ec.EllipticCurvePrivateKey
+    | rsa.RSAPrivateKey
 )
 _MLDSAPublic = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 _MLDSAPrivate = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
@@ -296,7 +312,8 @@ def _trad_private_bytes(alg: Algorithm, key: _TradPrivate) -> bytes:
             serialization.NoEncryption(),
         )
     if alg.trad == "ecdsa":
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise TypeError("expected an ECDSA private key")
         _, curve_oid, size = _CURVES[alg.curve]
         return _der.encode_ec_private_key(key.private_numbers().private_value, size, curve_oid)
     return key.private_bytes(
@@ -431,7 +448,7 @@ class CompositePrivateKey:
             raise ValueError("ML-DSA seed must be 32 bytes")
         self.algorithm = alg
         self._seed = seed
-        self._mldsa = cast(_MLDSAPrivate, _MLDSA_PRIV[alg.mldsa].from_seed_bytes(seed))
+        self._mldsa: _MLDSAPrivate = _MLDSA_PRIV[alg.mldsa].from_seed_bytes(seed)
         self._trad = trad_key
 
     @classmethod
