@@ -1,0 +1,142 @@
+"""CycloneDX 1.6 JSON schema validation, once per document, without per-URL parsing.
+
+cyclonedx-python-lib's own validator checks every ``iri-reference`` with
+``rfc3987-syntax``, a lark grammar that costs about a second to import and
+milliseconds per URL (10 s on a 160-package environment). This validator uses
+the same schema files (strict 1.6 schema, SPDX, JSF and cryptography
+definitions) with a format checker of its own for the four formats the schema
+uses. When qprov is the first to import ``jsonschema`` in the process, it does
+so with ``rfc3987_syntax`` hidden, which saves the import (see docs/adr/0007).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from qprov.errors import MalformedInputError
+
+__all__ = ["validate_cyclonedx_json"]
+
+_SCHEMA_PREFIX = "http://cyclonedx.org/schema/"
+_IRI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def _import_jsonschema() -> Any:
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    hide = "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema  # type: ignore[import-untyped]
+    finally:
+        if hide:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
+def _iri_reference(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if _IRI_FORBIDDEN.search(value):
+        return False
+    try:
+        urlsplit(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return _iri_reference(value) and bool(urlsplit(value).scheme) and value.isascii()
+
+
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    jsonschema = _import_jsonschema()
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT7
+
+    def _load(path: str | None) -> Any:
+        if path is None:
+            raise MalformedInputError("cyclonedx-python-lib has no CycloneDX 1.6 schema")
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+    registry: Any = Registry().with_resources(
+        [
+            (f"{_SCHEMA_PREFIX}spdx.SNAPSHOT.schema.json",
+             DRAFT7.create_resource(_load(SPDX_JSON))),
+            (f"{_SCHEMA_PREFIX}cryptography-defs.SNAPSHOT.schema.json",
+             DRAFT7.create_resource(_load(CRYPTOGRAPHY_DEFS))),
+            (f"{_SCHEMA_PREFIX}jsf-0.82.SNAPSHOT.schema.json",
+             DRAFT7.create_resource(_load(JSF))),
+        ]
+    )
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("iri-reference")(_iri_reference)
+    checker.checks("uri")(_uri)
+    checker.checks("date-time")(_date_time)
+    checker.checks("idn-email")(_email)
+    schema = _load(BOM_JSON_STRICT.get(SchemaVersion.V1_6))
+
+    def unique_items(validator: Any, unique: Any, instance: Any, _schema: Any) -> Any:
+        # jsonschema compares unhashable items pairwise (quadratic); compare keys instead.
+        if not unique or not isinstance(instance, list):
+            return
+        seen: set[str] = set()
+        for item in instance:
+            key = json.dumps(item, sort_keys=True)
+            if key in seen:
+                yield jsonschema.ValidationError(f"non-unique array element {key[:120]}")
+                return
+            seen.add(key)
+
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft7Validator, {"uniqueItems": unique_items}
+    )
+    return cls(schema, registry=registry, format_checker=checker)
+
+
+def validate_cyclonedx_json(document: Any) -> None:
+    """Validate a parsed CycloneDX 1.6 document; raise with every error (up to 20)."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [
+            f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message[:200]}"
+            for e in errors[:20]
+        ]
+        raise MalformedInputError(
+            f"SBOM does not validate against CycloneDX 1.6 ({len(errors)} error(s)): "
+            + "; ".join(lines)
+        )
