@@ -68,9 +68,8 @@ def test_replay_refused_until_expiry_then_purged(backend: Backend, store: Store)
         store.admit_nonce("young", LATER, after)
 
 
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
 def test_redis_nonce_keys_carry_ttl(backend: Backend, store: Store) -> None:
-    if backend.name != "redis":
-        pytest.skip("Redis-specific: expiry by TTL")
     import redis
 
     store.admit_nonce("ttl", NOW + timedelta(seconds=90), NOW)
