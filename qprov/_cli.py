@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("qprov._cli_log:log", "Transparency log: append, prove, verify, checkpoint, monitor."),
     "sbom": ("qprov._cli_sbom:sbom", "CycloneDX SBOM and CBOM of environments, wheels, projects."),
     "sigstore": ("qprov._cli_sigstore:sigstore", "Verify upstream Sigstore bundles offline."),
+    "attest": ("qprov._cli_attest:attest", "SLSA provenance: build and verify attestations."),
 }
 
 
