@@ -57,7 +57,13 @@ def loads_strict(
     data: bytes | str, *, what: str = "document", max_bytes: int = MAX_DOCUMENT_BYTES
 ) -> Any:
     """Parse JSON strictly. Raises MalformedInputError naming ``what``."""
-    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    if isinstance(data, str):
+        try:
+            size = len(data.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise MalformedInputError(f"{what} contains text that is not valid Unicode") from None
+    else:
+        size = len(data)
     if size > max_bytes:
         raise MalformedInputError(f"{what} is {size} bytes, over the limit of {max_bytes}")
     if isinstance(data, bytes):
@@ -72,7 +78,7 @@ def loads_strict(
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except MalformedInputError as exc:
         raise MalformedInputError(f"{what}: {exc}") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, int digit limit
         raise MalformedInputError(f"{what} is not valid JSON: {exc}") from None
 
 

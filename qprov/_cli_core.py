@@ -137,14 +137,14 @@ def keys_show(file: str, as_json: bool) -> None:
 
 @click.command("sign")
 @click.argument("file", type=_FILE)
-@click.option("--key", "key_uri", required=True, help="Signer URI: file:PATH or env:VARIABLE.")
+@click.option("--key", required=True, help="Signer URI: file:PATH or env:VARIABLE.")
 @click.option(
     "--payload-type",
     default=None,
     help="DSSE payloadType (default: in-toto for a Statement, else application/octet-stream).",
 )
 @click.option("-o", "--output", default="-", show_default=True, help="Envelope file, - for stdout.")
-def sign(file: str, key_uri: str, payload_type: str | None, output: str) -> None:
+def sign(file: str, key: str, payload_type: str | None, output: str) -> None:
     """Sign FILE into a DSSE envelope."""
     from qprov.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
     from qprov.keys import load_signer
@@ -160,7 +160,7 @@ def sign(file: str, key_uri: str, payload_type: str | None, output: str) -> None
                 payload_type = INTOTO_PAYLOAD_TYPE
             except MalformedInputError:
                 pass
-    signer = load_signer(key_uri, _ask_passphrase)
+    signer = load_signer(key, _ask_passphrase)
     envelope = sign_envelope(payload, payload_type, [signer])
     write_output(output, envelope.to_json())
     _status(

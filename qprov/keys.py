@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from securesystemslib.exceptions import UnverifiedSignatureError
@@ -212,7 +212,7 @@ class PrivateKey:
         alg = get_algorithm(algorithm) if isinstance(algorithm, str) else algorithm
         try:
             return cls(CompositePrivateKey.from_bytes(alg, data))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise MalformedInputError(f"invalid {alg.name} private key: {exc}") from None
 
     @classmethod

@@ -22,15 +22,18 @@ composite one is required, an algorithm the policy does not allow.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
+from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key, Signature, SSlibKey
 
 from qprov._crypto.composite import ALGORITHMS
@@ -121,7 +124,7 @@ class Role:
 def _classical_key(pem: bytes, name: str) -> TrustedKey:
     try:
         crypto_key = load_pem_public_key(pem)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ConfigError(
             f"trust file: key {name or '?'} is not a valid public key: {exc}"
         ) from None
@@ -141,6 +144,27 @@ def _classical_key(pem: bytes, name: str) -> TrustedKey:
         raise ConfigError(f"trust file: unsupported key type for key {name or '?'}")
     sslib = SSlibKey.from_crypto(crypto_key)
     return TrustedKey(sslib.keyid, alg, "classical", sslib, name)
+
+
+def _legacy_keyids(key: Key) -> set[str]:
+    """Key ids in-toto and securesystemslib < 1.0 computed for a classical key.
+
+    They hashed the key dict with ``keyid_hash_algorithms`` (PEM stripped);
+    real in-toto links and layouts still carry these ids.
+    """
+    pem = key.keyval.get("public")
+    if not isinstance(pem, str):
+        return set()
+    ids = set()
+    for text in (pem, pem.strip()):
+        legacy = {
+            "keytype": key.keytype,
+            "scheme": key.scheme,
+            "keyid_hash_algorithms": ["sha256", "sha512"],
+            "keyval": {"public": text},
+        }
+        ids.add(hashlib.sha256((encode_canonical(legacy) or "").encode()).hexdigest())
+    return ids
 
 
 def _trusted_key(pem: bytes, name: str) -> TrustedKey:
@@ -208,12 +232,15 @@ class TrustStore:
             raise ConfigError("trust file is not valid UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"trust file is not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError("trust file is not valid TOML: nested too deeply") from None
         return cls.from_dict(doc, base_dir or Path.cwd())
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], base_dir: Path) -> TrustStore:
         _check_fields(doc, ("version", "crypto", "roles", "revoked", "log", "policy"), "the file")
-        if doc.get("version") != 1:
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version != 1:
             raise ConfigError("trust file: 'version = 1' is required")
         crypto = doc.get("crypto", {})
         if not isinstance(crypto, dict):
@@ -289,10 +316,9 @@ class TrustStore:
             path = base_dir / str(entry["file"])
             try:
                 pem = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"trust file: {where}: cannot read {path}: {exc.strerror}"
-                ) from None
+            except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(f"trust file: {where}: cannot read {path}: {reason}") from None
         else:
             pem = str(entry["pem"]).encode("utf-8")
         try:
@@ -300,6 +326,11 @@ class TrustStore:
         except MalformedInputError as exc:
             raise ConfigError(f"trust file: {where}: {exc}") from None
         if "keyid" in entry and entry["keyid"] != tk.keyid:
+            if tk.kind == "classical" and entry["keyid"] in _legacy_keyids(tk.sslib_key):
+                # the in-toto legacy key id of this very key, which signatures refer to
+                k = tk.sslib_key
+                legacy = SSlibKey(entry["keyid"], k.keytype, k.scheme, dict(k.keyval))
+                return replace(tk, keyid=entry["keyid"], sslib_key=legacy)
             raise ConfigError(
                 f"trust file: {where}: keyid {entry['keyid']} does not match the key ({tk.keyid})"
             )

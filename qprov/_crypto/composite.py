@@ -360,7 +360,12 @@ def _split_signature(alg: Algorithm, signature: bytes) -> tuple[bytes, bytes]:
         if len(signature) != n:
             raise InvalidSignature(f"{alg.name} signature must be {n} bytes, got {len(signature)}")
         return signature, b""
-    if len(signature) <= n:
+    if len(signature) < n:
+        raise InvalidSignature(
+            f"{alg.name} signature is {len(signature)} bytes, shorter than its ML-DSA-{alg.mldsa}"
+            f" half alone ({n} bytes): the ML-DSA half is missing or truncated"
+        )
+    if len(signature) == n:
         raise InvalidSignature(
             f"{alg.name} signature is {len(signature)} bytes: the traditional half is missing"
         )
