@@ -39,7 +39,7 @@ def _reject_constant(name: str) -> Any:
     raise MalformedInputError(f"JSON constant {name} is not allowed")
 
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
 
@@ -48,6 +48,8 @@ def _check_depth(text: str) -> None:
     # Bound nesting before json builds anything: its recursion would otherwise hit
     # RecursionError (or worse) on hostile input. Strings are removed first so that
     # brackets inside them do not count; the running depth is summed in C.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # cannot nest deeper than the number of opening brackets
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     if brackets and max(accumulate(_DELTA[c] for c in brackets)) > MAX_DEPTH:
         raise MalformedInputError(f"JSON nested deeper than {MAX_DEPTH} levels")
