@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, padding, rsa
 
-from qprov._crypto import _der
+from qprov._crypto import _backend, _der
 
 __all__ = [
     "ALGORITHMS",
@@ -414,13 +414,13 @@ class CompositePublicKey:
         alg = self.algorithm
         mldsa_sig, trad_sig = _split_signature(alg, signature)
         if not alg.is_composite:
-            self._mldsa.verify(mldsa_sig, message, ctx or None)
+            self._verify_mldsa(mldsa_sig, message, ctx)
             return
         m_prime = message_representative(alg, message, ctx)
         # Both halves are always checked, and the reason names every half that failed.
         failed = []
         try:
-            self._mldsa.verify(mldsa_sig, m_prime, alg.label)
+            self._verify_mldsa(mldsa_sig, m_prime, alg.label)
         except InvalidSignature:
             failed.append(f"ML-DSA-{alg.mldsa}")
         try:
@@ -431,6 +431,14 @@ class CompositePublicKey:
             if len(failed) == 2:
                 raise InvalidSignature(f"both halves ({failed[0]} and {failed[1]}) do not verify")
             raise InvalidSignature(f"the {failed[0]} half does not verify")
+
+    def _verify_mldsa(self, signature: bytes, message: bytes, ctx: bytes) -> None:
+        if _backend.mldsa_backend() == "liboqs":
+            _backend.oqs_verify(
+                self.algorithm.mldsa, self._mldsa.public_bytes_raw(), signature, message, ctx
+            )
+            return
+        self._mldsa.verify(signature, message, ctx or None)
 
     def _verify_trad(self, trad_sig: bytes, m_prime: bytes) -> None:
         alg = self.algorithm
