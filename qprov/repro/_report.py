@@ -1,0 +1,227 @@
+"""Reproducibility report: JSON-serialisable object and a self-contained HTML page.
+
+The HTML page has no external resources: styles and an inline SVG bar chart of
+the measured frequencies beside the baseline probabilities (the most frequent
+outcomes, the rest summed as "other"). Files are written atomically: a
+temporary file in the target directory, flushed and fsynced, then
+``os.replace``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qprov.errors import EnvironmentProblemError
+from qprov.repro._counts import Counts
+from qprov.repro._simulate import ReplayReport
+from qprov.repro._stats import Distribution, JobResult, TestResult
+
+__all__ = ["REPORT_VERSION", "ReproReport", "chart_series", "write_atomic"]
+
+REPORT_VERSION = "qprov-repro-report/v1"
+_CHART_BARS = 24
+
+
+def chart_series(
+    observed: Counts, baseline: Distribution | Counts, bars: int = _CHART_BARS
+) -> list[tuple[str, float, float]]:
+    """(outcome, measured frequency, baseline probability) for the chart, plus "other"."""
+    if isinstance(baseline, Counts):
+        base_keys = list(baseline)
+        base_p = [baseline[k] / baseline.shots for k in base_keys]
+        base = dict(zip(base_keys, base_p, strict=True))
+    else:
+        names, probs = baseline.top(bars)
+        base = dict(zip(names, probs.tolist(), strict=True))
+        for k, p in zip(list(observed), baseline.probabilities_of(list(observed)), strict=True):
+            base[k] = float(p)
+    freq = {k: observed[k] / observed.shots for k in observed}
+    keys = sorted(set(freq) | set(base), key=lambda k: (-max(freq.get(k, 0.0),
+                                                               base.get(k, 0.0)), k))
+    shown = sorted(keys[:bars])
+    rows = [(k, freq.get(k, 0.0), base.get(k, 0.0)) for k in shown]
+    rest_f = max(0.0, 1.0 - sum(r[1] for r in rows))
+    rest_b = max(0.0, 1.0 - sum(r[2] for r in rows))
+    if rest_f > 1e-12 or rest_b > 1e-12:
+        rows.append(("other", rest_f, rest_b))
+    return rows
+
+
+def _svg(rows: Sequence[tuple[str, float, float]]) -> str:
+    width_per = 34
+    height, top, bottom, left = 220, 16, 70, 44
+    width = left + width_per * max(len(rows), 1) + 16
+    ymax = max([1e-9] + [max(f, b) for _, f, b in rows])
+    scale = (height - top - bottom) / ymax
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="measured versus baseline distribution">',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 8}" y2="{height - bottom}" '
+        'stroke="#333"/>',
+        f'<text x="4" y="{top + 4}" font-size="10">{ymax:.3g}</text>',
+        f'<text x="4" y="{height - bottom}" font-size="10">0</text>',
+    ]
+    for i, (label, f, b) in enumerate(rows):
+        x = left + i * width_per
+        for j, (value, colour, name) in enumerate(((f, "#1f77b4", "measured"),
+                                                   (b, "#ff7f0e", "baseline"))):
+            h = value * scale
+            parts.append(
+                f'<rect x="{x + 3 + j * 14}" y="{height - bottom - h:.2f}" width="13" '
+                f'height="{h:.2f}" fill="{colour}"><title>{html.escape(label)} {name}: '
+                f'{value:.5f}</title></rect>'
+            )
+        lx, ly = x + 16, height - bottom + 6
+        parts.append(
+            f'<text x="{lx}" y="{ly}" font-size="9" font-family="monospace" '
+            f'transform="rotate(60 {lx} {ly})">{html.escape(label[-16:])}</text>'
+        )
+    parts.append(
+        f'<rect x="{left}" y="{height - 14}" width="10" height="10" fill="#1f77b4"/>'
+        f'<text x="{left + 14}" y="{height - 5}" font-size="10">measured</text>'
+        f'<rect x="{left + 80}" y="{height - 14}" width="10" height="10" fill="#ff7f0e"/>'
+        f'<text x="{left + 94}" y="{height - 5}" font-size="10">baseline</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ReproReport:
+    """Everything a reproducibility check found, for JSON and HTML output."""
+
+    subject: Mapping[str, str]
+    verdict: str
+    decided_by: str
+    test: TestResult | JobResult | None = None
+    replay: ReplayReport | None = None
+    charts: Sequence[tuple[str, Sequence[tuple[str, float, float]]]] = field(default=())
+    notes: Sequence[str] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite numbers become null)."""
+        out: dict[str, Any] = {
+            "version": REPORT_VERSION,
+            "subject": dict(self.subject),
+            "verdict": self.verdict,
+            "decided_by": self.decided_by,
+            "notes": list(self.notes),
+        }
+        if self.test is not None:
+            out["test"] = self.test.to_dict()
+        if self.replay is not None:
+            out["replay"] = {
+                "status": self.replay.status,
+                "counts_identical": self.replay.counts_identical,
+                "differences": [
+                    {"outcome": d.outcome, "recorded": d.recorded, "replayed": d.replayed}
+                    for d in self.replay.differences
+                ],
+                "environment_differences": {
+                    k: {"recorded": a, "here": b}
+                    for k, (a, b) in self.replay.environment_differences.items()
+                },
+                "summary": self.replay.describe(),
+            }
+        out["charts"] = [
+            {"title": title, "bars": [{"outcome": o, "measured": f, "baseline": b}
+                                      for o, f, b in rows]}
+            for title, rows in self.charts
+        ]
+        result: dict[str, Any] = _clean(out)
+        return result
+
+    def to_json(self) -> bytes:
+        """Indented UTF-8 JSON (for people and tools; not a signed format)."""
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+    def to_html(self) -> str:
+        """A self-contained HTML page."""
+        d = self.to_dict()
+        colour = {"consistent": "#2ca02c", "reproduced": "#2ca02c",
+                  "inconsistent": "#d62728", "mismatch": "#d62728"}.get(self.verdict, "#b8860b")
+        rows = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.subject.items()
+        )
+        test_rows = ""
+        if "test" in d:
+            flat = {k: v for k, v in d["test"].items() if not isinstance(v, dict | list)}
+            test_rows = "".join(
+                f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                for k, v in flat.items()
+            )
+        replay_html = ""
+        if self.replay is not None:
+            replay_html = f"<h2>Replay</h2><p>{html.escape(self.replay.describe(limit=50))}</p>"
+        charts = "".join(
+            f"<h2>{html.escape(title)}</h2><figure>{_svg(bars)}</figure>"
+            for title, bars in self.charts
+        )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>qprov reproducibility report</title><style>"
+            "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+            "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 8px;"
+            "text-align:left;font-size:90%}.verdict{font-size:140%;font-weight:bold}"
+            "</style></head><body><h1>Reproducibility report</h1>"
+            f"<p class=\"verdict\" style=\"color:{colour}\">{html.escape(self.verdict)}</p>"
+            f"<p>Decided by: {html.escape(self.decided_by)}</p>"
+            f"<table>{rows}</table>"
+            + (f"<h2>Test</h2><table>{test_rows}</table>" if test_rows else "")
+            + replay_html + charts
+            + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
+            + f"<p><small>{REPORT_VERSION}</small></p></body></html>\n"
+        )
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` atomically."""
+        write_atomic(path, self.to_json())
+
+    def write_html(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_html` atomically."""
+        write_atomic(path, self.to_html().encode("utf-8"))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else str(v)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                   dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise EnvironmentProblemError(f"cannot write {target}: {exc.strerror or exc}") from None
