@@ -34,8 +34,10 @@ __all__ = [
     "PolicyError",
     "ProofError",
     "ReplayError",
+    "ReproductionMismatchError",
     "ServiceUnavailableError",
     "SignatureError",
+    "SimulationTooLargeError",
     "TrustError",
     "UnsupportedAlgorithmError",
     "VerificationError",
@@ -108,6 +110,10 @@ class ExpiredError(VerificationError):
     """A document is outside its validity window."""
 
 
+class ReproductionMismatchError(VerificationError):
+    """A replayed simulation, or a statistical test, contradicts the recorded result."""
+
+
 # -- environment ---------------------------------------------------------------
 
 
@@ -119,3 +125,7 @@ class EnvironmentProblemError(Error):
 
 class ServiceUnavailableError(EnvironmentProblemError):
     """A backing service (database, cache) is unreachable. Retry later."""
+
+
+class SimulationTooLargeError(EnvironmentProblemError):
+    """No simulation method can run the circuit within this machine's limits."""

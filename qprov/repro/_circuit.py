@@ -79,8 +79,13 @@ def _leaf_classes() -> dict[str, type]:
         name: gate.base_class for name, gate in get_standard_gate_name_mapping().items()
     }
     leaves.update(
-        {"barrier": Barrier, "measure": Measure, "reset": Reset, "delay": Delay,
-         "unitary": UnitaryGate}
+        {
+            "barrier": Barrier,
+            "measure": Measure,
+            "reset": Reset,
+            "delay": Delay,
+            "unitary": UnitaryGate,
+        }
     )
     return leaves
 
@@ -156,8 +161,15 @@ def _encode_ops(
                 blocks.append(sub)
             cond = _condition(getattr(op, "condition", None), cindex)
             params = [p for p in op.params if not _is_circuit(p)]
-            out.append([op.name, qubits, clbits, [_param(p) for p in params],
-                        {"blocks": blocks, "condition": cond}])
+            out.append(
+                [
+                    op.name,
+                    qubits,
+                    clbits,
+                    [_param(p) for p in params],
+                    {"blocks": blocks, "condition": cond},
+                ]
+            )
             continue
         leaf = leaves.get(op.name)
         base = getattr(op, "base_class", type(op))

@@ -136,9 +136,7 @@ def _validate(
             raise MalformedInputError(f"counts key {key!r} is not a string")
         flat = _normalise_key(key, num_clbits, expected_groups)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise MalformedInputError(
-                f"counts value for {key!r} is {value!r}, not a JSON integer"
-            )
+            raise MalformedInputError(f"counts value for {key!r} is {value!r}, not a JSON integer")
         if value < 0:
             raise MalformedInputError(f"counts value for {key!r} is negative ({value})")
         if flat in out:

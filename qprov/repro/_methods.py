@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from qprov.errors import EnvironmentProblemError, MalformedInputError
+from qprov.errors import MalformedInputError, SimulationTooLargeError
 
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
@@ -33,13 +33,52 @@ __all__ = ["Limits", "Method", "MethodChoice", "choose_method", "is_clifford"]
 Method = Literal["statevector", "density_matrix", "stabilizer", "matrix_product_state"]
 
 _CLIFFORD = frozenset(
-    {"cx", "cy", "cz", "ecr", "h", "id", "x", "y", "z", "s", "sdg", "sx", "sxdg",
-     "swap", "pauli", "delay", "barrier", "measure", "reset"}
+    {
+        "cx",
+        "cy",
+        "cz",
+        "ecr",
+        "h",
+        "id",
+        "x",
+        "y",
+        "z",
+        "s",
+        "sdg",
+        "sx",
+        "sxdg",
+        "swap",
+        "pauli",
+        "delay",
+        "barrier",
+        "measure",
+        "reset",
+    }
 )
 _DIRECTIVES = frozenset({"barrier", "measure", "reset", "delay"})
 _RANK2 = frozenset(
-    {"cx", "cy", "cz", "ch", "cp", "crx", "cry", "crz", "cs", "csdg", "csx", "cu", "cu1",
-     "cu3", "ecr", "rzz", "rxx", "ryy", "rzx", "cx_o0"}
+    {
+        "cx",
+        "cy",
+        "cz",
+        "ch",
+        "cp",
+        "crx",
+        "cry",
+        "crz",
+        "cs",
+        "csdg",
+        "csx",
+        "cu",
+        "cu1",
+        "cu3",
+        "ecr",
+        "rzz",
+        "rxx",
+        "ryy",
+        "rzx",
+        "cx_o0",
+    }
 )
 _PAULI_NOISE = frozenset({"id", "x", "y", "z", "pauli", "reset"})
 
@@ -184,7 +223,7 @@ def choose_method(
             return MethodChoice(
                 "matrix_product_state", f"bond dimension at most {bond} on {n} qubits"
             )
-    raise EnvironmentProblemError(
+    raise SimulationTooLargeError(
         f"circuit on {n} qubits with {len(circuit.data)} instructions is too large for "
         "every simulation method: " + "; ".join(reasons)
     )

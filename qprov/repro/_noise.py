@@ -211,8 +211,7 @@ class CalibrationSnapshot:
             "taken_at": self.taken_at,
             "qubits": qubits,
             "gates": [
-                {"name": g.name, "qubits": list(g.qubits), "error": g.error,
-                 "duration": g.duration}
+                {"name": g.name, "qubits": list(g.qubits), "error": g.error, "duration": g.duration}
                 for g in self.gates
             ],
         }
@@ -254,8 +253,9 @@ def _fields(doc: Any, where: str, required: set[str], optional: set[str]) -> dic
 
 
 def _snapshot_from_doc(doc: Any, digest: str) -> CalibrationSnapshot:
-    top = _fields(doc, "calibration snapshot", {"format", "backend", "taken_at", "qubits",
-                                                "gates"}, set())
+    top = _fields(
+        doc, "calibration snapshot", {"format", "backend", "taken_at", "qubits", "gates"}, set()
+    )
     if top["format"] != CALIBRATION_FORMAT:
         raise UnsupportedAlgorithmError(
             f"calibration format {top['format']!r} is not supported "
@@ -272,14 +272,17 @@ def _snapshot_from_doc(doc: Any, digest: str) -> CalibrationSnapshot:
         raise MalformedInputError("calibration gates must be a list")
     qubits = []
     for i, entry in enumerate(top["qubits"]):
-        q = _fields(entry, f"calibration qubit {i}", {"t1", "t2", "readout_error"},
-                    {"prob_meas1_prep0", "prob_meas0_prep1", "frequency"})
+        q = _fields(
+            entry,
+            f"calibration qubit {i}",
+            {"t1", "t2", "readout_error"},
+            {"prob_meas1_prep0", "prob_meas0_prep1", "frequency"},
+        )
         qubits.append(QubitCalibration(**q))
     gates = []
     seen: set[tuple[str, tuple[int, ...]]] = set()
     for i, entry in enumerate(top["gates"]):
-        g = _fields(entry, f"calibration gate {i}", {"name", "qubits", "error", "duration"},
-                    set())
+        g = _fields(entry, f"calibration gate {i}", {"name", "qubits", "error", "duration"}, set())
         qs = g["qubits"]
         if (
             not isinstance(qs, list)
@@ -295,10 +298,18 @@ def _snapshot_from_doc(doc: Any, digest: str) -> CalibrationSnapshot:
         if key in seen:
             raise MalformedInputError(f"calibration gate {g['name']} on {qs} is listed twice")
         seen.add(key)
-        gates.append(GateCalibration(name=g["name"], qubits=tuple(qs), error=g["error"],
-                                     duration=g["duration"]))
-    return CalibrationSnapshot(backend=top["backend"], taken_at=top["taken_at"],
-                               qubits=tuple(qubits), gates=tuple(gates), digest=digest)
+        gates.append(
+            GateCalibration(
+                name=g["name"], qubits=tuple(qs), error=g["error"], duration=g["duration"]
+            )
+        )
+    return CalibrationSnapshot(
+        backend=top["backend"],
+        taken_at=top["taken_at"],
+        qubits=tuple(qubits),
+        gates=tuple(gates),
+        digest=digest,
+    )
 
 
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -334,9 +345,14 @@ def calibration_from_backend_properties(props: Mapping[str, Any]) -> Calibration
             pv = {p["name"]: (float(p["value"]), p.get("unit", "")) for p in g["parameters"]}
             error = pv.get("gate_error", (0.0, ""))[0]
             length, unit = pv.get("gate_length", (0.0, "s"))
-            gates.append(GateCalibration(name=str(g["gate"]), qubits=tuple(g["qubits"]),
-                                         error=error,
-                                         duration=length * _TIME_UNITS[unit or "s"]))
+            gates.append(
+                GateCalibration(
+                    name=str(g["gate"]),
+                    qubits=tuple(g["qubits"]),
+                    error=error,
+                    duration=length * _TIME_UNITS[unit or "s"],
+                )
+            )
         snapshot_doc = {
             "format": CALIBRATION_FORMAT,
             "backend": str(props.get("backend_name", "")),
@@ -348,9 +364,13 @@ def calibration_from_backend_properties(props: Mapping[str, Any]) -> Calibration
         raise MalformedInputError(
             f"backend properties document is malformed: {type(exc).__name__}: {exc}"
         ) from None
-    draft = CalibrationSnapshot(backend=snapshot_doc["backend"],
-                                taken_at=snapshot_doc["taken_at"], qubits=tuple(qubits),
-                                gates=tuple(gates), digest="")
+    draft = CalibrationSnapshot(
+        backend=snapshot_doc["backend"],
+        taken_at=snapshot_doc["taken_at"],
+        qubits=tuple(qubits),
+        gates=tuple(gates),
+        digest="",
+    )
     return CalibrationSnapshot.from_json(draft.to_json())
 
 
@@ -387,8 +407,7 @@ def noise_model_from_calibration(snapshot: CalibrationSnapshot) -> NoiseModel:
             )
         if gate.num_qubits != len(g.qubits):
             raise MalformedInputError(
-                f"calibration gate {g.name} acts on {gate.num_qubits} qubits, "
-                f"not {len(g.qubits)}"
+                f"calibration gate {g.name} acts on {gate.num_qubits} qubits, not {len(g.qubits)}"
             )
         by_name.setdefault(g.name, {})[g.qubits] = InstructionProperties(
             duration=g.duration, error=g.error

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qprov.errors import EnvironmentProblemError, MalformedInputError, UnsupportedAlgorithmError
+from qprov.errors import (
+    EnvironmentProblemError,
+    MalformedInputError,
+    SimulationTooLargeError,
+    UnsupportedAlgorithmError,
+)
 from qprov.repro._circuit import require_measurements
 from qprov.repro._counts import Counts
 from qprov.repro._methods import Limits, choose_method, is_clifford
@@ -107,9 +112,7 @@ def _aer_probabilities(
     circ = body.copy()
     circ.save_probabilities(qubit_of, label="probs")
     try:
-        result = AerSimulator(method=method, noise_model=noise_model).run(
-            circ, shots=1
-        ).result()
+        result = AerSimulator(method=method, noise_model=noise_model).run(circ, shots=1).result()
         return np.asarray(result.data(0)["probs"], dtype=np.float64)
     except Exception as exc:  # noqa: BLE001 - AerError and friends
         raise EnvironmentProblemError(f"{method} simulation failed: {exc}") from None
@@ -125,12 +128,12 @@ def exact_distribution(
     n = circuit.num_qubits
     if noise_model is None:
         if n > _MAX_EXACT_QUBITS:
-            raise EnvironmentProblemError(
+            raise SimulationTooLargeError(
                 f"exact distribution of {n} qubits is too large (limit {_MAX_EXACT_QUBITS})"
             )
         return Distribution.from_dense(_aer_probabilities(body, qubit_of, "statevector", None))
     if n > _MAX_DENSITY_QUBITS:
-        raise EnvironmentProblemError(
+        raise SimulationTooLargeError(
             f"exact noisy distribution of {n} qubits is too large "
             f"(density matrix limit {_MAX_DENSITY_QUBITS}); use a sampled baseline"
         )
@@ -146,15 +149,15 @@ def exact_distribution(
     return Distribution.from_dense(tensor.reshape(-1))
 
 
-def _mps_probabilities(body: QuantumCircuit, qubit_of: list[int],
-                       outcomes: Sequence[str], options: dict[str, Any]) -> np.ndarray:
+def _mps_probabilities(
+    body: QuantumCircuit, qubit_of: list[int], outcomes: Sequence[str], options: dict[str, Any]
+) -> np.ndarray:
     from qiskit_aer import AerSimulator
 
     circ = body.copy()
     circ.save_matrix_product_state(label="mps")
     try:
-        result = AerSimulator(method="matrix_product_state", **options).run(
-            circ, shots=1).result()
+        result = AerSimulator(method="matrix_product_state", **options).run(circ, shots=1).result()
         gammas, lambdas = result.data(0)["mps"]
     except Exception as exc:  # noqa: BLE001
         raise EnvironmentProblemError(f"MPS simulation failed: {exc}") from None
@@ -183,9 +186,13 @@ def _rowsum(x: np.ndarray, z: np.ndarray, r: np.ndarray, h: int, i: int) -> None
     x1, z1 = x[i].astype(np.int64), z[i].astype(np.int64)
     x2, z2 = x[h].astype(np.int64), z[h].astype(np.int64)
     g = np.where(
-        (x1 == 1) & (z1 == 1), z2 - x2,
-        np.where((x1 == 1) & (z1 == 0), z2 * (2 * x2 - 1),
-                 np.where((x1 == 0) & (z1 == 1), x2 * (1 - 2 * z2), 0)),
+        (x1 == 1) & (z1 == 1),
+        z2 - x2,
+        np.where(
+            (x1 == 1) & (z1 == 0),
+            z2 * (2 * x2 - 1),
+            np.where((x1 == 0) & (z1 == 1), x2 * (1 - 2 * z2), 0),
+        ),
     )
     total = (2 * int(r[h]) + 2 * int(r[i]) + int(g.sum())) % 4
     r[h] = total == 2
@@ -306,7 +313,8 @@ def outcome_probabilities(
         return dist.probabilities_of(list(outcomes)), "statevector"
     if chosen == "matrix_product_state":
         return _mps_probabilities(body, qubit_of, outcomes, dict(mps_options or {})), (
-            "matrix_product_state")
+            "matrix_product_state"
+        )
     raise UnsupportedAlgorithmError(f"method {chosen!r} cannot compute outcome probabilities")
 
 
@@ -337,5 +345,12 @@ def cross_entropy_check(
     obs_vals = np.repeat(p_obs, [observed[k] for k in obs_keys])
     ref_vals = np.repeat(p_ref, [ref.counts[k] for k in ref_keys])
     n_measured = len(set(final_measurements(circuit)[1]))
-    return cross_entropy_test(obs_vals, ref_vals, num_qubits=n_measured, rng=rng, alpha=alpha,
-                              effect_size=effect_size, reference_method=used)
+    return cross_entropy_test(
+        obs_vals,
+        ref_vals,
+        num_qubits=n_measured,
+        rng=rng,
+        alpha=alpha,
+        effect_size=effect_size,
+        reference_method=used,
+    )

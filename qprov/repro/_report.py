@@ -44,8 +44,9 @@ def chart_series(
         for k, p in zip(list(observed), baseline.probabilities_of(list(observed)), strict=True):
             base[k] = float(p)
     freq = {k: observed[k] / observed.shots for k in observed}
-    keys = sorted(set(freq) | set(base), key=lambda k: (-max(freq.get(k, 0.0),
-                                                               base.get(k, 0.0)), k))
+    keys = sorted(
+        set(freq) | set(base), key=lambda k: (-max(freq.get(k, 0.0), base.get(k, 0.0)), k)
+    )
     shown = sorted(keys[:bars])
     rows = [(k, freq.get(k, 0.0), base.get(k, 0.0)) for k in shown]
     rest_f = max(0.0, 1.0 - sum(r[1] for r in rows))
@@ -71,13 +72,14 @@ def _svg(rows: Sequence[tuple[str, float, float]]) -> str:
     ]
     for i, (label, f, b) in enumerate(rows):
         x = left + i * width_per
-        for j, (value, colour, name) in enumerate(((f, "#1f77b4", "measured"),
-                                                   (b, "#ff7f0e", "baseline"))):
+        for j, (value, colour, name) in enumerate(
+            ((f, "#1f77b4", "measured"), (b, "#ff7f0e", "baseline"))
+        ):
             h = value * scale
             parts.append(
                 f'<rect x="{x + 3 + j * 14}" y="{height - bottom - h:.2f}" width="13" '
                 f'height="{h:.2f}" fill="{colour}"><title>{html.escape(label)} {name}: '
-                f'{value:.5f}</title></rect>'
+                f"{value:.5f}</title></rect>"
             )
         lx, ly = x + 16, height - bottom + 6
         parts.append(
@@ -142,8 +144,10 @@ class ReproReport:
                 "summary": self.replay.describe(),
             }
         out["charts"] = [
-            {"title": title, "bars": [{"outcome": o, "measured": f, "baseline": b}
-                                      for o, f, b in rows]}
+            {
+                "title": title,
+                "bars": [{"outcome": o, "measured": f, "baseline": b} for o, f, b in rows],
+            }
             for title, rows in self.charts
         ]
         result: dict[str, Any] = _clean(out)
@@ -156,8 +160,12 @@ class ReproReport:
     def to_html(self) -> str:
         """A self-contained HTML page."""
         d = self.to_dict()
-        colour = {"consistent": "#2ca02c", "reproduced": "#2ca02c",
-                  "inconsistent": "#d62728", "mismatch": "#d62728"}.get(self.verdict, "#b8860b")
+        colour = {
+            "consistent": "#2ca02c",
+            "reproduced": "#2ca02c",
+            "inconsistent": "#d62728",
+            "mismatch": "#d62728",
+        }.get(self.verdict, "#b8860b")
         rows = "".join(
             f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in self.subject.items()
@@ -178,17 +186,18 @@ class ReproReport:
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             "<title>qprov reproducibility report</title><style>"
             "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
             "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 8px;"
             "text-align:left;font-size:90%}.verdict{font-size:140%;font-weight:bold}"
             "</style></head><body><h1>Reproducibility report</h1>"
-            f"<p class=\"verdict\" style=\"color:{colour}\">{html.escape(self.verdict)}</p>"
+            f'<p class="verdict" style="color:{colour}">{html.escape(self.verdict)}</p>'
             f"<p>Decided by: {html.escape(self.decided_by)}</p>"
             f"<table>{rows}</table>"
             + (f"<h2>Test</h2><table>{test_rows}</table>" if test_rows else "")
-            + replay_html + charts
+            + replay_html
+            + charts
             + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
             + f"<p><small>{REPORT_VERSION}</small></p></body></html>\n"
         )
@@ -212,8 +221,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

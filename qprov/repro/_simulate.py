@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from qprov.errors import (
     EnvironmentProblemError,
     MalformedInputError,
+    ReproductionMismatchError,
     UnsupportedAlgorithmError,
     VerificationError,
 )
@@ -49,19 +50,47 @@ __all__ = [
 ]
 
 EXECUTION_DETAILS_VERSION = "qprov-aer-execution/v1"
-_METHODS = ("automatic", "statevector", "density_matrix", "stabilizer",
-            "matrix_product_state", "extended_stabilizer", "unitary", "superop")
+_METHODS = (
+    "automatic",
+    "statevector",
+    "density_matrix",
+    "stabilizer",
+    "matrix_product_state",
+    "extended_stabilizer",
+    "unitary",
+    "superop",
+)
 #: Options that a caller may set and that are recorded (they can change counts).
 _ALLOWED_OPTIONS = frozenset(
-    {"fusion_enable", "fusion_threshold", "fusion_max_qubit", "max_parallel_threads",
-     "max_parallel_shots", "max_parallel_experiments", "max_memory_mb",
-     "matrix_product_state_max_bond_dimension", "matrix_product_state_truncation_threshold",
-     "mps_sample_measure_algorithm", "mps_swap_direction", "zero_threshold",
-     "chop_threshold", "statevector_parallel_threshold", "statevector_sample_measure_opt",
-     "stabilizer_max_snapshot_probabilities", "shot_branching_enable",
-     "shot_branching_sampling_enable", "batched_shots_gpu", "enable_truncation",
-     "blocking_enable", "blocking_qubits", "cuStateVec_enable", "num_threads_per_device",
-     "mps_omp_threads", "mps_parallel_threshold", "validation_threshold"}
+    {
+        "fusion_enable",
+        "fusion_threshold",
+        "fusion_max_qubit",
+        "max_parallel_threads",
+        "max_parallel_shots",
+        "max_parallel_experiments",
+        "max_memory_mb",
+        "matrix_product_state_max_bond_dimension",
+        "matrix_product_state_truncation_threshold",
+        "mps_sample_measure_algorithm",
+        "mps_swap_direction",
+        "zero_threshold",
+        "chop_threshold",
+        "statevector_parallel_threshold",
+        "statevector_sample_measure_opt",
+        "stabilizer_max_snapshot_probabilities",
+        "shot_branching_enable",
+        "shot_branching_sampling_enable",
+        "batched_shots_gpu",
+        "enable_truncation",
+        "blocking_enable",
+        "blocking_qubits",
+        "cuStateVec_enable",
+        "num_threads_per_device",
+        "mps_omp_threads",
+        "mps_parallel_threshold",
+        "validation_threshold",
+    }
 )
 _ENVIRONMENT_FIELDS = ("qiskit_version", "aer_version", "os", "arch")
 _MAX_SHOTS = 10**9
@@ -86,8 +115,17 @@ class ExecutionDetails:
     version: str = EXECUTION_DETAILS_VERSION
 
     def __post_init__(self) -> None:
-        for name in ("qiskit_version", "aer_version", "method", "device", "precision",
-                     "noise_model_digest", "os", "arch", "simulator"):
+        for name in (
+            "qiskit_version",
+            "aer_version",
+            "method",
+            "device",
+            "precision",
+            "noise_model_digest",
+            "os",
+            "arch",
+            "simulator",
+        ):
             if not isinstance(getattr(self, name), str):
                 raise MalformedInputError(f"execution details: {name} must be a string")
         if self.version != EXECUTION_DETAILS_VERSION:
@@ -100,8 +138,7 @@ class ExecutionDetails:
             raise MalformedInputError(f"execution details: unknown method {self.method!r}")
         if self.precision not in ("double", "single"):
             raise MalformedInputError(
-                f"execution details: precision must be 'double' or 'single', "
-                f"got {self.precision!r}"
+                f"execution details: precision must be 'double' or 'single', got {self.precision!r}"
             )
         for name, value in (("seed_simulator", self.seed_simulator), ("shots", self.shots)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -192,7 +229,10 @@ def _counts_from_result(result: Any, index: int, circuit: QuantumCircuit, shots:
 
 
 def _simulator(
-    method: str, device: str, precision: str, noise_model: NoiseModel | None,
+    method: str,
+    device: str,
+    precision: str,
+    noise_model: NoiseModel | None,
     options: Mapping[str, Any],
 ) -> Any:
     from qiskit_aer import AerSimulator
@@ -204,15 +244,18 @@ def _simulator(
                 f"Aer device {device!r} is not available here (available: {list(available)})"
             )
     try:
-        return AerSimulator(method=method, device=device, precision=precision,
-                            noise_model=noise_model, **dict(options))
+        return AerSimulator(
+            method=method,
+            device=device,
+            precision=precision,
+            noise_model=noise_model,
+            **dict(options),
+        )
     except Exception as exc:  # noqa: BLE001 - AerError, ValueError from options
         raise EnvironmentProblemError(f"cannot configure AerSimulator: {exc}") from None
 
 
-def _run(
-    sim: Any, circuits: Sequence[QuantumCircuit], shots: int, seed: int
-) -> Any:
+def _run(sim: Any, circuits: Sequence[QuantumCircuit], shots: int, seed: int) -> Any:
     try:
         result = sim.run(list(circuits), shots=shots, seed_simulator=seed).result()
     except Exception as exc:  # noqa: BLE001 - Aer raises AerError/QiskitError/RuntimeError
@@ -265,8 +308,10 @@ def simulate_job(
     if method not in _METHODS:
         raise MalformedInputError(f"unknown simulation method {method!r}")
     if method == "automatic":
-        chosen = {choose_method(c, noise_model=noise_model, precision=precision,
-                                limits=limits).method for c in circuits}
+        chosen = {
+            choose_method(c, noise_model=noise_model, precision=precision, limits=limits).method
+            for c in circuits
+        }
         # One job runs one method: take the most general one needed.
         for candidate in ("matrix_product_state", "statevector", "stabilizer"):
             if candidate in chosen:
@@ -311,9 +356,17 @@ def simulate(
     limits: Limits | None = None,
 ) -> SimulationResult:
     """Run one circuit; see :func:`simulate_job`."""
-    return simulate_job([circuit], shots=shots, seed=seed, method=method, device=device,
-                        precision=precision, noise_model=noise_model, options=options,
-                        limits=limits)[0]
+    return simulate_job(
+        [circuit],
+        shots=shots,
+        seed=seed,
+        method=method,
+        device=device,
+        precision=precision,
+        noise_model=noise_model,
+        options=options,
+        limits=limits,
+    )[0]
 
 
 @dataclass(frozen=True)
@@ -352,16 +405,21 @@ class ReplayReport:
             return f"reproduced: identical counts over {self.replayed.shots} shots"
         parts = []
         if self.environment_differences:
-            env = ", ".join(f"{k} recorded {a!r}, here {b!r}"
-                            for k, a, b in ((k, *v) for k, v in
-                                            self.environment_differences.items()))
+            env = ", ".join(
+                f"{k} recorded {a!r}, here {b!r}"
+                for k, a, b in ((k, *v) for k, v in self.environment_differences.items())
+            )
             parts.append(f"environment differs ({env})")
         if self.differences:
-            shown = ", ".join(f"{d.outcome}: recorded {d.recorded}, replayed {d.replayed}"
-                              for d in self.differences[:limit])
+            shown = ", ".join(
+                f"{d.outcome}: recorded {d.recorded}, replayed {d.replayed}"
+                for d in self.differences[:limit]
+            )
             more = len(self.differences) - limit
-            parts.append(f"{len(self.differences)} outcome(s) differ: {shown}"
-                         + (f" (and {more} more)" if more > 0 else ""))
+            parts.append(
+                f"{len(self.differences)} outcome(s) differ: {shown}"
+                + (f" (and {more} more)" if more > 0 else "")
+            )
         else:
             parts.append("counts identical")
         return "; ".join(parts)
@@ -369,8 +427,11 @@ class ReplayReport:
 
 def _differences(recorded: Counts, replayed: Counts) -> tuple[CountDifference, ...]:
     keys = set(recorded) | set(replayed)
-    diffs = [CountDifference(k, recorded.get(k, 0), replayed.get(k, 0)) for k in keys
-             if recorded.get(k, 0) != replayed.get(k, 0)]
+    diffs = [
+        CountDifference(k, recorded.get(k, 0), replayed.get(k, 0))
+        for k in keys
+        if recorded.get(k, 0) != replayed.get(k, 0)
+    ]
     diffs.sort(key=lambda d: (-abs(d.recorded - d.replayed), d.outcome))
     return tuple(diffs)
 
@@ -400,17 +461,16 @@ def replay(
     digest = noise_model_digest(noise_model)
     if digest != details.noise_model_digest:
         raise VerificationError(
-            f"noise model digest {digest} does not match the recorded "
-            f"{details.noise_model_digest}"
+            f"noise model digest {digest} does not match the recorded {details.noise_model_digest}"
         )
     env = current_environment()
-    env_diff = {k: (details.environment()[k], env[k]) for k in _ENVIRONMENT_FIELDS
-                if details.environment()[k] != env[k]}
-    precision: Literal["double", "single"] = (
-        "single" if details.precision == "single" else "double"
-    )
-    sim = _simulator(details.method, details.device, precision, noise_model,
-                     details.options)
+    env_diff = {
+        k: (details.environment()[k], env[k])
+        for k in _ENVIRONMENT_FIELDS
+        if details.environment()[k] != env[k]
+    }
+    precision: Literal["double", "single"] = "single" if details.precision == "single" else "double"
+    sim = _simulator(details.method, details.device, precision, noise_model, details.options)
     result = _run(sim, [circuit], details.shots, details.seed_simulator)
     replayed = _counts_from_result(result, 0, circuit, details.shots)
     diffs = () if dict(recorded.data) == replayed.data else _differences(recorded, replayed)
@@ -421,8 +481,13 @@ def replay(
         status = "mismatch"
     else:
         status = "reproduced"
-    return ReplayReport(status=status, counts_identical=not diffs, differences=diffs,
-                        environment_differences=env_diff, replayed=replayed)
+    return ReplayReport(
+        status=status,
+        counts_identical=not diffs,
+        differences=diffs,
+        environment_differences=env_diff,
+        replayed=replayed,
+    )
 
 
 def verify_replay(
@@ -439,5 +504,7 @@ def verify_replay(
     """
     report = replay(circuit, details, recorded, noise_model=noise_model)
     if report.status == "mismatch":
-        raise VerificationError(f"replay does not reproduce the counts: {report.describe()}")
+        raise ReproductionMismatchError(
+            f"replay does not reproduce the counts: {report.describe()}"
+        )
     return report

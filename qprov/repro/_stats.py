@@ -174,8 +174,10 @@ class Distribution:
         """The ``k`` most probable outcomes (ties broken by outcome) and their masses."""
         if self.dense is not None:
             k = min(k, self.dense.size)
-            idx = np.argpartition(-self.dense, k - 1)[:k] if k < self.dense.size else np.arange(
-                self.dense.size
+            idx = (
+                np.argpartition(-self.dense, k - 1)[:k]
+                if k < self.dense.size
+                else np.arange(self.dense.size)
             )
             idx = idx[np.lexsort((idx, -self.dense[idx]))]
             idx = idx[self.dense[idx] > 0]
@@ -200,7 +202,8 @@ class Distribution:
         draw = rng.multinomial(shots, probs / probs.sum())
         return Counts.from_mapping(
             {o: int(c) for o, c in zip(outcomes, draw, strict=True) if c},
-            num_clbits=self.num_clbits, shots=shots,
+            num_clbits=self.num_clbits,
+            shots=shots,
         )
 
     def support_size(self) -> int:
@@ -249,14 +252,24 @@ class TestResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
-            "verdict": self.verdict, "method": self.method, "statistic": self.statistic,
-            "statistic_value": _finite(self.statistic_value), "p_value": self.p_value,
-            "alpha": self.alpha, "shots": self.shots, "null_draws": self.null_draws,
-            "tvd": _finite(self.tvd), "hellinger_fidelity": _finite(self.hellinger_fidelity),
-            "effect_size": self.effect_size, "power": self.power,
-            "required_power": self.required_power, "bins": self.bins,
-            "reason": self.reason, "impossible_outcomes": list(self.impossible_outcomes),
-            "alternative": self.alternative, "extra": dict(self.extra),
+            "verdict": self.verdict,
+            "method": self.method,
+            "statistic": self.statistic,
+            "statistic_value": _finite(self.statistic_value),
+            "p_value": self.p_value,
+            "alpha": self.alpha,
+            "shots": self.shots,
+            "null_draws": self.null_draws,
+            "tvd": _finite(self.tvd),
+            "hellinger_fidelity": _finite(self.hellinger_fidelity),
+            "effect_size": self.effect_size,
+            "power": self.power,
+            "required_power": self.required_power,
+            "bins": self.bins,
+            "reason": self.reason,
+            "impossible_outcomes": list(self.impossible_outcomes),
+            "alternative": self.alternative,
+            "extra": dict(self.extra),
         }
 
 
@@ -274,10 +287,11 @@ def _reason(verdict: Verdict, p: float, alpha: float, power: float, effect: floa
     if verdict == "inconsistent":
         return f"p-value {p:.4g} <= alpha {alpha:g}: counts are not consistent with the baseline"
     if verdict == "consistent":
-        return (f"p-value {p:.4g} > alpha {alpha:g} and power {power:.3f} to detect "
-                f"TVD {effect:g}")
-    return (f"p-value {p:.4g} > alpha {alpha:g}, but power to detect TVD {effect:g} is only "
-            f"{power:.3f}: too few shots to decide")
+        return f"p-value {p:.4g} > alpha {alpha:g} and power {power:.3f} to detect TVD {effect:g}"
+    return (
+        f"p-value {p:.4g} > alpha {alpha:g}, but power to detect TVD {effect:g} is only "
+        f"{power:.3f}: too few shots to decide"
+    )
 
 
 # -- distances ---------------------------------------------------------------------
@@ -313,22 +327,25 @@ def _stat(counts: npt.NDArray[Any], expected: FloatArray, kind: Statistic) -> Fl
     """G or Pearson statistic for each row of ``counts`` (expected > 0 everywhere)."""
     c = np.atleast_2d(counts)
     if kind == "g":
-        return np.asarray(2.0 * (_xlogx(c).sum(axis=1) - c @ np.log(expected)),
-                          dtype=np.float64)
+        return np.asarray(2.0 * (_xlogx(c).sum(axis=1) - c @ np.log(expected)), dtype=np.float64)
     n = c.sum(axis=1).astype(np.float64)
     return np.asarray((c.astype(np.float64) ** 2 / expected).sum(axis=1) - n, dtype=np.float64)
 
 
 def _draw_stats(
-    rng: np.random.Generator, shots: int, probs: FloatArray, draws: int,
-    expected: FloatArray, kind: Statistic,
+    rng: np.random.Generator,
+    shots: int,
+    probs: FloatArray,
+    draws: int,
+    expected: FloatArray,
+    kind: Statistic,
 ) -> FloatArray:
     chunk = max(1, _CHUNK_CELLS // max(probs.size, 1))
     out = np.empty(draws, dtype=np.float64)
     pos = 0
     while pos < draws:
         size = min(chunk, draws - pos)
-        out[pos:pos + size] = _stat(rng.multinomial(shots, probs, size=size), expected, kind)
+        out[pos : pos + size] = _stat(rng.multinomial(shots, probs, size=size), expected, kind)
         pos += size
     return out
 
@@ -378,8 +395,9 @@ def _bins(
     return names, probs / probs.sum(), obs, impossible
 
 
-def _alternative(baseline: Distribution, names: list[str], probs: FloatArray,
-                 effect: float) -> tuple[FloatArray, float, str]:
+def _alternative(
+    baseline: Distribution, names: list[str], probs: FloatArray, effect: float
+) -> tuple[FloatArray, float, str]:
     """Binned alternative at TVD ``effect``: (bin masses, mass on impossible outcomes, name)."""
     dist_u = baseline.tvd_to_uniform()
     if dist_u >= effect and dist_u > 0:
@@ -392,8 +410,7 @@ def _alternative(baseline: Distribution, names: list[str], probs: FloatArray,
             u[-1] = (support - listed) * unit
         impossible = max(0.0, 1.0 - support * unit)
         q = (1 - lam) * probs + lam * u
-        return q, lam * impossible, (
-            f"global depolarising (weight {lam:.4g}) at TVD {effect:g}")
+        return q, lam * impossible, (f"global depolarising (weight {lam:.4g}) at TVD {effect:g}")
     top = int(np.argmax(probs))
     lam = min(1.0, effect / max(1e-300, 1.0 - float(probs[top])))
     q = (1 - lam) * probs
@@ -402,8 +419,14 @@ def _alternative(baseline: Distribution, names: list[str], probs: FloatArray,
 
 
 def _power(
-    rng: np.random.Generator, shots: int, q: FloatArray, impossible: float, draws: int,
-    expected: FloatArray, kind: Statistic, crit: float,
+    rng: np.random.Generator,
+    shots: int,
+    q: FloatArray,
+    impossible: float,
+    draws: int,
+    expected: FloatArray,
+    kind: Statistic,
+    crit: float,
 ) -> float:
     """P(reject) under the alternative: a shot on an impossible outcome, or T > crit."""
     masses = np.append(q * (1.0 - impossible) / q.sum(), impossible)
@@ -462,12 +485,22 @@ def goodness_of_fit(
     method = f"parametric bootstrap {'G' if statistic == 'g' else 'Pearson chi-square'} test"
     if impossible:
         return TestResult(
-            verdict="inconsistent", method=method, statistic=statistic,
-            statistic_value=math.inf, p_value=0.0, alpha=alpha, shots=n, null_draws=0,
-            tvd=tvd, hellinger_fidelity=fid, effect_size=effect_size, power=1.0,
-            required_power=required_power, bins=len(names),
+            verdict="inconsistent",
+            method=method,
+            statistic=statistic,
+            statistic_value=math.inf,
+            p_value=0.0,
+            alpha=alpha,
+            shots=n,
+            null_draws=0,
+            tvd=tvd,
+            hellinger_fidelity=fid,
+            effect_size=effect_size,
+            power=1.0,
+            required_power=required_power,
+            bins=len(names),
             reason=f"{len(impossible)} observed outcome(s) have baseline probability 0, "
-                   f"e.g. {impossible[0]!r}",
+            f"e.g. {impossible[0]!r}",
             impossible_outcomes=tuple(sorted(impossible)[:100]),
         )
     expected = n * probs
@@ -479,11 +512,22 @@ def goodness_of_fit(
     power = _power(rng, n, q, impossible_mass, min(draws, 1000), expected, statistic, crit)
     verdict = _verdict(p_value <= alpha, power, required_power)
     return TestResult(
-        verdict=verdict, method=method, statistic=statistic, statistic_value=t_obs,
-        p_value=p_value, alpha=alpha, shots=n, null_draws=draws, tvd=tvd,
-        hellinger_fidelity=fid, effect_size=effect_size, power=power,
-        required_power=required_power, bins=len(names),
-        reason=_reason(verdict, p_value, alpha, power, effect_size), alternative=alt_name,
+        verdict=verdict,
+        method=method,
+        statistic=statistic,
+        statistic_value=t_obs,
+        p_value=p_value,
+        alpha=alpha,
+        shots=n,
+        null_draws=draws,
+        tvd=tvd,
+        hellinger_fidelity=fid,
+        effect_size=effect_size,
+        power=power,
+        required_power=required_power,
+        bins=len(names),
+        reason=_reason(verdict, p_value, alpha, power, effect_size),
+        alternative=alt_name,
     )
 
 
@@ -515,7 +559,8 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {
-            "verdict": self.verdict, "alpha": self.alpha,
+            "verdict": self.verdict,
+            "alpha": self.alpha,
             "correction": "holm-bonferroni",
             "circuits": [
                 dict(r.to_dict(), adjusted_p_value=a)
@@ -540,28 +585,43 @@ def check_job(
     m = len(pairs)
     draws = min_null_draws(alpha, m)
     raw = [
-        goodness_of_fit(obs, base, rng=rng, alpha=alpha, statistic=statistic,
-                        null_draws=draws, effect_size=effect_size,
-                        required_power=required_power, max_bins=max_bins,
-                        power_alpha=alpha / m)
+        goodness_of_fit(
+            obs,
+            base,
+            rng=rng,
+            alpha=alpha,
+            statistic=statistic,
+            null_draws=draws,
+            effect_size=effect_size,
+            required_power=required_power,
+            max_bins=max_bins,
+            power_alpha=alpha / m,
+        )
         for obs, base in pairs
     ]
     rejected, adjusted = holm_bonferroni([r.p_value for r in raw], alpha)
     final = []
     for r, rej, adj in zip(raw, rejected, adjusted, strict=True):
         verdict = _verdict(rej, r.power, required_power)
-        reason = r.reason if r.impossible_outcomes else (
-            f"Holm-adjusted p-value {adj:.4g} (raw {r.p_value:.4g}) over {m} circuits; "
-            + _reason(verdict, adj, alpha, r.power, effect_size)
+        reason = (
+            r.reason
+            if r.impossible_outcomes
+            else (
+                f"Holm-adjusted p-value {adj:.4g} (raw {r.p_value:.4g}) over {m} circuits; "
+                + _reason(verdict, adj, alpha, r.power, effect_size)
+            )
         )
         final.append(TestResult(**{**r.__dict__, "verdict": verdict, "reason": reason}))
     job_verdict: Verdict = (
-        "inconsistent" if any(v.verdict == "inconsistent" for v in final)
-        else "inconclusive" if any(v.verdict == "inconclusive" for v in final)
+        "inconsistent"
+        if any(v.verdict == "inconsistent" for v in final)
+        else "inconclusive"
+        if any(v.verdict == "inconclusive" for v in final)
         else "consistent"
     )
-    return JobResult(verdict=job_verdict, alpha=alpha, results=tuple(final),
-                     adjusted_p_values=tuple(adjusted))
+    return JobResult(
+        verdict=job_verdict, alpha=alpha, results=tuple(final), adjusted_p_values=tuple(adjusted)
+    )
 
 
 # -- two samples -------------------------------------------------------------------------------
@@ -578,10 +638,8 @@ def _table_stat(a: npt.NDArray[Any], b: npt.NDArray[Any], kind: Statistic) -> Fl
     e2 = n2 * col / total
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "g":
-            t1 = np.where(a2 > 0, a2 * np.log(np.where(a2 > 0, a2, 1) / np.where(e1 > 0, e1, 1)),
-                          0)
-            t2 = np.where(b2 > 0, b2 * np.log(np.where(b2 > 0, b2, 1) / np.where(e2 > 0, e2, 1)),
-                          0)
+            t1 = np.where(a2 > 0, a2 * np.log(np.where(a2 > 0, a2, 1) / np.where(e1 > 0, e1, 1)), 0)
+            t2 = np.where(b2 > 0, b2 * np.log(np.where(b2 > 0, b2, 1) / np.where(e2 > 0, e2, 1)), 0)
             return np.asarray(2.0 * (t1 + t2).sum(axis=1), dtype=np.float64)
         t1 = np.where(e1 > 0, (a2 - e1) ** 2 / np.where(e1 > 0, e1, 1), 0)
         t2 = np.where(e2 > 0, (b2 - e2) ** 2 / np.where(e2 > 0, e2, 1), 0)
@@ -617,13 +675,21 @@ def two_sample_test(
     draws = null_draws if null_draws is not None else min_null_draws(alpha)
     if draws < min_null_draws(alpha):
         raise MalformedInputError(f"at least {min_null_draws(alpha)} null draws are needed")
-    keys = sorted(set(observed) | set(reference),
-                  key=lambda k: (-(observed.get(k, 0) + reference.get(k, 0)), k))
-    head, tail = keys[: max_bins - 1], keys[max_bins - 1:]
-    a = np.array([observed.get(k, 0) for k in head] + ([sum(observed.get(k, 0)
-                 for k in tail)] if tail else []), dtype=np.int64)
-    b = np.array([reference.get(k, 0) for k in head] + ([sum(reference.get(k, 0)
-                 for k in tail)] if tail else []), dtype=np.int64)
+    keys = sorted(
+        set(observed) | set(reference),
+        key=lambda k: (-(observed.get(k, 0) + reference.get(k, 0)), k),
+    )
+    head, tail = keys[: max_bins - 1], keys[max_bins - 1 :]
+    a = np.array(
+        [observed.get(k, 0) for k in head]
+        + ([sum(observed.get(k, 0) for k in tail)] if tail else []),
+        dtype=np.int64,
+    )
+    b = np.array(
+        [reference.get(k, 0) for k in head]
+        + ([sum(reference.get(k, 0) for k in tail)] if tail else []),
+        dtype=np.int64,
+    )
     t_obs = float(_table_stat(a, b, statistic)[0])
     col = a + b
     chunk = max(1, _CHUNK_CELLS // col.size)
@@ -632,7 +698,7 @@ def two_sample_test(
     while pos < draws:
         size = min(chunk, draws - pos)
         ra = rng.multivariate_hypergeometric(col, int(a.sum()), size=size)
-        null[pos:pos + size] = _table_stat(ra, col - ra, statistic)
+        null[pos : pos + size] = _table_stat(ra, col - ra, statistic)
         pos += size
     p_value = _mc_p_value(null, t_obs)
     # Power (approximate): reference p from the reference sample, observed from a
@@ -653,20 +719,33 @@ def two_sample_test(
         alt_name = f"point mass (weight {lam:.4g}) at TVD {effect_size:g}"
     k = min(draws, 2000)
     n1, n2 = int(a.sum()), int(b.sum())
-    null_u = _table_stat(rng.multinomial(n1, p_ref, size=k), rng.multinomial(n2, p_ref, size=k),
-                         statistic)
+    null_u = _table_stat(
+        rng.multinomial(n1, p_ref, size=k), rng.multinomial(n2, p_ref, size=k), statistic
+    )
     crit = _critical(null_u, alpha)
-    alt = _table_stat(rng.multinomial(n1, q / q.sum(), size=k),
-                      rng.multinomial(n2, p_ref, size=k), statistic)
+    alt = _table_stat(
+        rng.multinomial(n1, q / q.sum(), size=k), rng.multinomial(n2, p_ref, size=k), statistic
+    )
     power = float(np.mean(alt > crit))
     tvd, fid = _tvd_counts(observed, reference)
     verdict = _verdict(p_value <= alpha, power, required_power)
     return TestResult(
-        verdict=verdict, method=f"two-sample permutation {'G' if statistic == 'g' else 'Pearson'}"
-        " test", statistic=statistic, statistic_value=t_obs, p_value=p_value, alpha=alpha,
-        shots=observed.shots, null_draws=draws, tvd=tvd, hellinger_fidelity=fid,
-        effect_size=effect_size, power=power, required_power=required_power, bins=int(a.size),
-        reason=_reason(verdict, p_value, alpha, power, effect_size), alternative=alt_name,
+        verdict=verdict,
+        method=f"two-sample permutation {'G' if statistic == 'g' else 'Pearson'} test",
+        statistic=statistic,
+        statistic_value=t_obs,
+        p_value=p_value,
+        alpha=alpha,
+        shots=observed.shots,
+        null_draws=draws,
+        tvd=tvd,
+        hellinger_fidelity=fid,
+        effect_size=effect_size,
+        power=power,
+        required_power=required_power,
+        bins=int(a.size),
+        reason=_reason(verdict, p_value, alpha, power, effect_size),
+        alternative=alt_name,
         extra={"reference_shots": reference.shots},
     )
 
@@ -700,12 +779,15 @@ def equivalence_test(
     pos = 0
     while pos < b:
         size = min(chunk, b - pos)
-        dev[pos:pos + size] = 0.5 * np.abs(rng.multinomial(n, f, size=size) / n - f).sum(axis=1)
+        dev[pos : pos + size] = 0.5 * np.abs(rng.multinomial(n, f, size=size) / n - f).sum(axis=1)
         pos += size
     d = float(np.quantile(dev, 1 - alpha, method="higher"))
     upper, lower = tvd + d, tvd - d
-    p_value = float((1 + np.count_nonzero(dev >= tolerance - tvd)) / (b + 1)) if (
-        tvd < tolerance) else 1.0
+    p_value = (
+        float((1 + np.count_nonzero(dev >= tolerance - tvd)) / (b + 1))
+        if (tvd < tolerance)
+        else 1.0
+    )
     # Power: probability of declaring equivalence if the hardware were exactly
     # the baseline (binned), with the observed bootstrap margin as plug-in.
     names, probs, _obs, _imp = _bins(observed, baseline, max_bins, DEFAULT_ZERO_TOLERANCE)
@@ -713,20 +795,35 @@ def equivalence_test(
     power = float(np.mean(0.5 * np.abs(sims - probs).sum(axis=1) + d <= tolerance))
     if upper <= tolerance:
         verdict: Verdict = "consistent"
-        reason = (f"TVD {tvd:.4g} with upper {1 - alpha:.0%} bound {upper:.4g} <= "
-                  f"tolerance {tolerance:g}: within tolerance")
+        reason = (
+            f"TVD {tvd:.4g} with upper {1 - alpha:.0%} bound {upper:.4g} <= "
+            f"tolerance {tolerance:g}: within tolerance"
+        )
     elif lower > tolerance:
         verdict = "inconsistent"
         reason = f"TVD lower bound {lower:.4g} > tolerance {tolerance:g}: outside tolerance"
     else:
         verdict = "inconclusive"
-        reason = (f"TVD {tvd:.4g}, bounds [{max(lower, 0):.4g}, {upper:.4g}] straddle "
-                  f"tolerance {tolerance:g}")
+        reason = (
+            f"TVD {tvd:.4g}, bounds [{max(lower, 0):.4g}, {upper:.4g}] straddle "
+            f"tolerance {tolerance:g}"
+        )
     return TestResult(
-        verdict=verdict, method="equivalence test (bootstrap TVD bound, triangle inequality)",
-        statistic="tvd", statistic_value=tvd, p_value=p_value, alpha=alpha, shots=n,
-        null_draws=b, tvd=tvd, hellinger_fidelity=fid, effect_size=tolerance, power=power,
-        required_power=0.0, bins=len(names), reason=reason,
+        verdict=verdict,
+        method="equivalence test (bootstrap TVD bound, triangle inequality)",
+        statistic="tvd",
+        statistic_value=tvd,
+        p_value=p_value,
+        alpha=alpha,
+        shots=n,
+        null_draws=b,
+        tvd=tvd,
+        hellinger_fidelity=fid,
+        effect_size=tolerance,
+        power=power,
+        required_power=0.0,
+        bins=len(names),
+        reason=reason,
         alternative="baseline itself (power to declare equivalence)",
         extra={"tolerance": tolerance, "tvd_upper": upper, "tvd_lower": max(lower, 0.0)},
     )
@@ -769,10 +866,20 @@ def cross_entropy_test(
     method = f"linear cross-entropy (reference: {reference_method or 'simulator sample'})"
     if impossible:
         return TestResult(
-            verdict="inconsistent", method=method, statistic="xeb", statistic_value=xeb,
-            p_value=0.0, alpha=alpha, shots=n, null_draws=0, tvd=math.nan,
-            hellinger_fidelity=math.nan, effect_size=effect_size, power=1.0,
-            required_power=required_power, bins=0,
+            verdict="inconsistent",
+            method=method,
+            statistic="xeb",
+            statistic_value=xeb,
+            p_value=0.0,
+            alpha=alpha,
+            shots=n,
+            null_draws=0,
+            tvd=math.nan,
+            hellinger_fidelity=math.nan,
+            effect_size=effect_size,
+            power=1.0,
+            required_power=required_power,
+            bins=0,
             reason=f"{impossible} shot(s) on outcomes with reference probability 0",
             extra={"xeb": xeb, "reference_xeb": ideal},
         )
@@ -782,7 +889,7 @@ def cross_entropy_test(
     while pos < draws:
         size = min(chunk, draws - pos)
         idx = rng.integers(0, ref.size, size=(size, n))
-        null[pos:pos + size] = v_ref[idx].mean(axis=1) - 1
+        null[pos : pos + size] = v_ref[idx].mean(axis=1) - 1
         pos += size
     tol = 1e-9 * max(1.0, abs(xeb))
     p_value = float((1 + np.count_nonzero(null <= xeb + tol)) / (draws + 1))
@@ -790,13 +897,27 @@ def cross_entropy_test(
 
     sd = float(v_ref.std(ddof=1)) / math.sqrt(n)
     shift = effect_size * max(ideal, 0.0)  # depolarising weight ~ effect size
-    power = 1.0 if sd == 0 and shift > 0 else (
-        0.0 if sd == 0 else float(norm.cdf(shift / sd - norm.ppf(1 - alpha))))
+    power = (
+        1.0
+        if sd == 0 and shift > 0
+        else (0.0 if sd == 0 else float(norm.cdf(shift / sd - norm.ppf(1 - alpha))))
+    )
     verdict = _verdict(p_value <= alpha, power, required_power)
     return TestResult(
-        verdict=verdict, method=method, statistic="xeb", statistic_value=xeb, p_value=p_value,
-        alpha=alpha, shots=n, null_draws=draws, tvd=math.nan, hellinger_fidelity=math.nan,
-        effect_size=effect_size, power=power, required_power=required_power, bins=0,
+        verdict=verdict,
+        method=method,
+        statistic="xeb",
+        statistic_value=xeb,
+        p_value=p_value,
+        alpha=alpha,
+        shots=n,
+        null_draws=draws,
+        tvd=math.nan,
+        hellinger_fidelity=math.nan,
+        effect_size=effect_size,
+        power=power,
+        required_power=required_power,
+        bins=0,
         reason=_reason(verdict, p_value, alpha, power, effect_size),
         alternative=f"depolarising weight {effect_size:g} (normal approximation)",
         extra={"xeb": xeb, "reference_xeb": ideal, "reference_shots": int(ref.size)},
