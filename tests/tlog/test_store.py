@@ -226,6 +226,7 @@ def test_crash_safety_sigkill(store_url: str) -> None:
     assert len(acked) >= 400, "writer did not get going"
     # Lines printed before the kill but not yet read are acknowledged too.
     rest = proc.stdout.read()
+    proc.stdout.close()
     acked.extend(int(x) for x in rest.split())
     with Log.open(store_url) as log:
         state = log.verify_integrity()
