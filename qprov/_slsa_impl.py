@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from qprov._canon import loads_strict
 from qprov.errors import ConfigError, EnvironmentProblemError, MalformedInputError
+from qprov.sigstore import PinnedTrustedRoot, SigstorePolicy
 
 SLSA_PROVENANCE_V1: Final = "https://slsa.dev/provenance/v1"
 CYCLONEDX_BOM: Final = "https://cyclonedx.org/bom"
@@ -506,8 +507,112 @@ _POLICY_FIELDS = (
     "source_repositories",
     "refs",
     "reject_unknown_external_parameters",
+    "sigstore",
 )
 _MAX_POLICY_FILE = 1024 * 1024
+
+#: ``[sigstore]`` keys that map one to one onto :class:`qprov.sigstore.SigstorePolicy`.
+_SIGSTORE_CLAIMS: Final = (
+    "identity",
+    "issuer",
+    "repository",
+    "ref",
+    "trigger",
+    "sha",
+    "workflow_name",
+    "runner",
+    "visibility",
+    "source_repository_uri",
+)
+_SIGSTORE_FIELDS: Final = frozenset(
+    {*_SIGSTORE_CLAIMS, "trusted_root", "trusted_root_sha256", "require_provenance"}
+)
+_SHIPPED_INSTANCES: Final = ("production", "staging")
+
+
+@dataclass(frozen=True)
+class SigstoreReleasePolicy:
+    """The ``[sigstore]`` table: who must have signed an upstream Sigstore bundle.
+
+    ``claims`` holds the :class:`~qprov.sigstore.SigstorePolicy` fields the
+    policy sets (``identity`` and ``issuer`` may be left to the command line).
+    ``trusted_root`` is ``"production"``, ``"staging"`` or a file whose
+    ``trusted_root_sha256`` pin is then required. ``require_provenance``
+    refuses bundles that carry no SLSA provenance (plain signatures, PyPI
+    publish attestations).
+    """
+
+    claims: Mapping[str, str] = field(default_factory=dict)
+    trusted_root: str = "production"
+    trusted_root_sha256: str | None = None
+    require_provenance: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.claims) - set(_SIGSTORE_CLAIMS))
+        if unknown:
+            raise ConfigError(f"release policy [sigstore]: unknown field(s): {', '.join(unknown)}")
+        for key, value in self.claims.items():
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"release policy [sigstore]: {key} must be a non-empty string")
+        if self.trusted_root in _SHIPPED_INSTANCES:
+            if self.trusted_root_sha256 is not None:
+                raise ConfigError(
+                    "release policy [sigstore]: trusted_root_sha256 is only for a trusted_root "
+                    "file (qprov pins its shipped roots itself)"
+                )
+        elif self.trusted_root_sha256 is None:
+            raise ConfigError(
+                f"release policy [sigstore]: trusted_root {self.trusted_root!r} needs "
+                "trusted_root_sha256 (a trusted root is used only when pinned)"
+            )
+
+    @classmethod
+    def from_dict(cls, doc: Any, base_dir: Path | None = None) -> SigstoreReleasePolicy:
+        if not isinstance(doc, dict):
+            raise ConfigError("release policy: sigstore must be a table")
+        unknown = sorted(set(doc) - _SIGSTORE_FIELDS)
+        if unknown:
+            raise ConfigError(f"release policy [sigstore]: unknown field(s): {', '.join(unknown)}")
+        root = doc.get("trusted_root", "production")
+        pin = doc.get("trusted_root_sha256")
+        require = doc.get("require_provenance", False)
+        if not isinstance(root, str) or not root:
+            raise ConfigError("release policy [sigstore]: trusted_root must be a non-empty string")
+        if pin is not None and not isinstance(pin, str):
+            raise ConfigError("release policy [sigstore]: trusted_root_sha256 must be a string")
+        if not isinstance(require, bool):
+            raise ConfigError("release policy [sigstore]: require_provenance must be a bool")
+        if root not in _SHIPPED_INSTANCES and base_dir is not None:
+            root = str(base_dir / root)  # relative to the policy file
+        claims = {k: doc[k] for k in _SIGSTORE_CLAIMS if k in doc}
+        return cls(claims, root, pin, require)
+
+    def sigstore_policy(self, **overrides: str | None) -> SigstorePolicy:
+        """The Sigstore identity policy; non-``None`` overrides (CLI flags) win.
+
+        Raises ConfigError when no identity or issuer is given by either.
+        """
+        unknown = sorted(set(overrides) - set(_SIGSTORE_CLAIMS))
+        if unknown:
+            raise ConfigError(f"unknown Sigstore policy field(s): {', '.join(unknown)}")
+        values = dict(self.claims)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for required, flag in (("identity", "identity"), ("issuer", "oidc-issuer")):
+            if required not in values:
+                raise ConfigError(
+                    f"Sigstore bundle: no {required} to verify against (set it in the release "
+                    f"policy's [sigstore] table or give --certificate-{flag})"
+                )
+        return SigstorePolicy(**values)
+
+    def pinned_trusted_root(self) -> PinnedTrustedRoot:
+        """The trusted root the policy names, checked against its pin."""
+        if self.trusted_root == "staging":
+            return PinnedTrustedRoot.staging()
+        if self.trusted_root == "production":
+            return PinnedTrustedRoot.production()
+        assert self.trusted_root_sha256 is not None  # noqa: S101 - __post_init__
+        return PinnedTrustedRoot.from_file(self.trusted_root, self.trusted_root_sha256)
 
 
 def _patterns(
@@ -545,6 +650,7 @@ class ReleasePolicy:
     build_types: tuple[str, ...] = (GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE)
     reject_unknown_external_parameters: bool = True
     predicate_type: str = SLSA_PROVENANCE_V1
+    sigstore: SigstoreReleasePolicy | None = None
 
     def __post_init__(self) -> None:
         for name in ("builder_ids", "source_repositories", "refs", "build_types"):
@@ -557,7 +663,8 @@ class ReleasePolicy:
             )
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> ReleasePolicy:
+    def from_dict(cls, doc: Mapping[str, Any], base_dir: Path | None = None) -> ReleasePolicy:
+        """The policy from a parsed TOML document; ``base_dir`` anchors relative paths."""
         unknown = sorted(set(doc) - set(_POLICY_FIELDS))
         if unknown:
             raise ConfigError(f"release policy: unknown field(s): {', '.join(unknown)}")
@@ -579,10 +686,15 @@ class ReleasePolicy:
             ),
             reject_unknown_external_parameters=reject,
             predicate_type=ptype,
+            sigstore=(
+                SigstoreReleasePolicy.from_dict(doc["sigstore"], base_dir)
+                if "sigstore" in doc
+                else None
+            ),
         )
 
     @classmethod
-    def from_toml(cls, data: bytes) -> ReleasePolicy:
+    def from_toml(cls, data: bytes, base_dir: Path | None = None) -> ReleasePolicy:
         if len(data) > _MAX_POLICY_FILE:
             raise ConfigError("release policy file is too large")
         try:
@@ -593,7 +705,7 @@ class ReleasePolicy:
             raise ConfigError(f"release policy is not valid TOML: {exc}") from None
         except RecursionError:
             raise ConfigError("release policy is not valid TOML: nested too deeply") from None
-        return cls.from_dict(doc)
+        return cls.from_dict(doc, base_dir)
 
     def allows_builder(self, builder_id: str) -> bool:
         return _matches(builder_id, self.builder_ids)
@@ -614,4 +726,4 @@ def load_release_policy(path: str | Path) -> ReleasePolicy:
         data = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read release policy {p}: {exc.strerror}") from None
-    return ReleasePolicy.from_toml(data)
+    return ReleasePolicy.from_toml(data, p.parent)

@@ -66,6 +66,25 @@ def source_date(environ: Mapping[str, str] | None = None) -> datetime | None:
         raise MalformedInputError(f"SOURCE_DATE_EPOCH={value!r} is out of range") from exc
 
 
+# cyclonedx-python-lib orders and hashes components by a tuple of all their fields,
+# nested components included, rebuilt on every comparison and every hash; a scan
+# with ~1000 components spends most of its time there. A component qprov has
+# finished building never changes again, so its tuple is computed once, by the
+# library's own method, and kept on the instance: the order, equality and hashes
+# are exactly the library's. If a later cyclonedx-python-lib renames the private
+# method, freezing is skipped and everything stays correct, only slower.
+_COMPARABLE_TUPLE = "_Component__comparable_tuple"
+_CAN_FREEZE = callable(getattr(Component, _COMPARABLE_TUPLE, None))
+
+
+def _frozen(component: Component) -> Component:
+    """Cache ``component``'s sort key; call only once it is complete (never mutated after)."""
+    if _CAN_FREEZE:
+        key = getattr(Component, _COMPARABLE_TUPLE)(component)
+        setattr(component, _COMPARABLE_TUPLE, lambda: key)
+    return component
+
+
 def _props(pairs: Iterable[tuple[str, str]]) -> list[Property]:
     return [Property(name=k, value=v) for k, v in pairs if v != ""]
 
@@ -169,7 +188,7 @@ class _Builder:
                 if built is not None:
                     children.append(built)
         version = raw.get("version")
-        return Component(
+        return _frozen(Component(
             name=raw["name"][:500],
             version=version if isinstance(version, str) else None,
             type=kind,
@@ -179,7 +198,7 @@ class _Builder:
             licenses=licenses,
             properties=_props(props),
             components=children,
-        )
+        ))
 
     @staticmethod
     def _embedded_licenses(raw: Any, props: list[tuple[str, str]]) -> list[Any]:
@@ -288,7 +307,7 @@ class _Builder:
         ref = f"{package_ref}#{file.path}"
         self.bundled_count += 1
         self._edge(package_ref, ref)
-        return Component(
+        return _frozen(Component(
             name=file.name,
             version=version,
             type=ComponentType.FILE if file.kind == "extension-module" else ComponentType.LIBRARY,
@@ -296,7 +315,7 @@ class _Builder:
             purl=purl,
             hashes=_sha256(file.sha256),
             properties=_props(props),
-        )
+        ))
 
     def _crypto_library(self, library: CryptoLibrary, package_ref: str) -> Component:
         ref = f"{package_ref}#crypto:{library.name}:{library.path}"
@@ -309,14 +328,14 @@ class _Builder:
             ("qprov:bundled:path", library.path),
         ]
         purl = PackageURL(type="generic", name=library.name, version=library.version)
-        return Component(
+        return _frozen(Component(
             name=library.name,
             version=library.version,
             type=ComponentType.LIBRARY,
             bom_ref=ref,
             purl=purl,
             properties=_props(props),
-        )
+        ))
 
     # -- packages ------------------------------------------------------------------------
 
@@ -398,6 +417,7 @@ class _Builder:
             self.refs[name] = str(component.bom_ref.value)
             bom.components.add(component)
             component.components = nested
+            _frozen(component)
         for source, targets in graph.edges.items():
             for target in targets:
                 self._edge(self.refs[source], self.refs[target])
@@ -406,13 +426,14 @@ class _Builder:
             root, nested = self.package_component(inventory.root, set(), set(), set())
             root.components = nested
             root.type = ComponentType.APPLICATION
+            _frozen(root)
             bom.metadata.component = root
             root_ref = str(root.bom_ref.value)
             for target in sorted(graph.root_edges):
                 self._edge(root_ref, self.refs[target])
         if self.algorithms:
             for component in cbom_components(self.algorithms):
-                bom.components.add(component)
+                bom.components.add(_frozen(component))
                 self._edge(str(component.bom_ref.value))
             for source, parts in cbom_dependencies(self.algorithms).items():
                 for part in parts:

@@ -80,35 +80,80 @@ def _email(value: object) -> bool:
     return not isinstance(value, str) or bool(_EMAIL.match(value))
 
 
+def _inline_refs(documents: dict[str, Any]) -> Any:
+    """The root schema (``documents[""]``) with every ``$ref`` replaced by its target.
+
+    jsonschema resolves a ``$ref`` through ``referencing`` each time it meets one
+    while validating (~15,000 times for a 1,000-component SBOM: half the
+    validation time). The CycloneDX schemas only use ``#/definitions/...``
+    pointers and the sibling files (``spdx...``, ``jsf...#/definitions/...``),
+    so every reference is resolved once here into the target object itself;
+    recursive definitions become cycles between plain dicts, which validation
+    only follows as deep as the instance goes. Draft 7 ignores the siblings of a
+    ``$ref``, and so does this. Nested ``$id``s are dropped (nothing is left to
+    resolve against them).
+    """
+    memo: dict[tuple[str, str], Any] = {}
+
+    def target(doc: str, ref: str) -> Any:
+        file, _, pointer = ref.partition("#")
+        doc = file or doc
+        key = (doc, pointer)
+        if key in memo:
+            return memo[key]
+        if doc not in documents:
+            raise MalformedInputError(f"CycloneDX schema: unresolvable $ref {ref!r}")
+        node = documents[doc]
+        for part in filter(None, pointer.split("/")):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        if isinstance(node, dict) and "$ref" in node:
+            memo[key] = resolved = target(doc, node["$ref"])
+            return resolved
+        placeholder: dict[str, Any] = {}
+        memo[key] = placeholder  # before descending: recursive definitions
+        placeholder.update(inline(node, doc, top=pointer == ""))
+        return placeholder
+
+    def inline(node: Any, doc: str, top: bool = False) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return target(doc, node["$ref"])
+            return {
+                k: inline(v, doc)
+                for k, v in node.items()
+                if not (top and k in ("$id", "$schema") and doc != "")
+            }
+        if isinstance(node, list):
+            return [inline(v, doc) for v in node]
+        return node
+
+    return inline(documents[""], "", top=True)
+
+
 @lru_cache(maxsize=1)
 def _validator() -> Any:
     jsonschema = _import_jsonschema()
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT7
 
     def _load(path: str | None) -> Any:
         if path is None:
             raise MalformedInputError("cyclonedx-python-lib has no CycloneDX 1.6 schema")
         return json.loads(Path(path).read_text(encoding="utf-8"))
 
-    registry: Any = Registry().with_resources(
-        [
-            (f"{_SCHEMA_PREFIX}spdx.SNAPSHOT.schema.json",
-             DRAFT7.create_resource(_load(SPDX_JSON))),
-            (f"{_SCHEMA_PREFIX}cryptography-defs.SNAPSHOT.schema.json",
-             DRAFT7.create_resource(_load(CRYPTOGRAPHY_DEFS))),
-            (f"{_SCHEMA_PREFIX}jsf-0.82.SNAPSHOT.schema.json",
-             DRAFT7.create_resource(_load(JSF))),
-        ]
+    schema = _inline_refs(
+        {
+            "": _load(BOM_JSON_STRICT.get(SchemaVersion.V1_6)),
+            "spdx.SNAPSHOT.schema.json": _load(SPDX_JSON),
+            "cryptography-defs.SNAPSHOT.schema.json": _load(CRYPTOGRAPHY_DEFS),
+            "jsf-0.82.SNAPSHOT.schema.json": _load(JSF),
+        }
     )
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("iri-reference")(_iri_reference)
     checker.checks("uri")(_uri)
     checker.checks("date-time")(_date_time)
     checker.checks("idn-email")(_email)
-    schema = _load(BOM_JSON_STRICT.get(SchemaVersion.V1_6))
 
     def unique_items(validator: Any, unique: Any, instance: Any, _schema: Any) -> Any:
         # jsonschema compares unhashable items pairwise (quadratic); compare keys instead.
@@ -125,7 +170,7 @@ def _validator() -> Any:
     cls = jsonschema.validators.extend(
         jsonschema.Draft7Validator, {"uniqueItems": unique_items}
     )
-    return cls(schema, registry=registry, format_checker=checker)
+    return cls(schema, format_checker=checker)
 
 
 def validate_cyclonedx_json(document: Any) -> None:
