@@ -33,6 +33,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "sbom": ("qprov._cli_sbom:sbom", "CycloneDX SBOM and CBOM of environments, wheels, projects."),
     "sigstore": ("qprov._cli_sigstore:sigstore", "Verify upstream Sigstore bundles offline."),
     "attest": ("qprov._cli_attest:attest", "SLSA provenance: build and verify attestations."),
+    "gateway": ("qprov._cli_gateway:gateway", "Admit job manifests; run the gateway service."),
+    "manifest": ("qprov._cli_manifest:manifest", "Create, approve and inspect job manifests."),
+    "grant": ("qprov._cli_manifest:grant", "Delegate scoped job submission to agent keys."),
+    "verify": ("qprov._cli_verify:verify", "Verify the chain of evidence of a result offline."),
+    "job": ("qprov._cli_job:job", "Run jobs locally: admit, run on Aer, receipt, log."),
 }
 
 

@@ -164,8 +164,88 @@ keyids = ["{retired.public_key().keyid}"]
         say, "payloadType changed", lambda: verify_envelope(swapped, trust, "release-signer")
     )
 
+    failures += _admission(d, say, CompositeSigner(submitter))
+
     if failures:
         say(f"FAIL: demo finished with {failures} unexpected result(s)")
     else:
         say("OK: demo complete: valid signatures accepted, every tampered document rejected")
+    return failures
+
+
+_BELL = b"""OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0],q[1];
+measure q -> c;
+"""
+
+_ADMISSION_POLICY = b"""version = 1
+max_shots = 10000
+max_lifetime = 3600
+clock_skew = 60
+allowed_gates = ["h", "cx", "x", "rz", "sx"]
+
+[backends.aer_simulator]
+max_qubits = 30
+
+[quota]
+shots = 100000
+window = 86400
+"""
+
+
+def _admission(d: Path, say: Say, submitter: CompositeSigner) -> int:
+    """5. a job manifest for a Bell circuit, admitted once; replay, swap and expiry refused."""
+    from datetime import UTC, datetime, timedelta
+
+    from qprov.admission import Admitter
+    from qprov.manifest import create_manifest
+    from qprov.policy import load_admission_policy
+    from qprov.store import open_store
+
+    failures = 0
+    atomic_write(d / "bell.qasm", _BELL)
+    atomic_write(d / "admission-policy.toml", _ADMISSION_POLICY)
+    now = datetime.now(UTC)
+
+    def manifest(at: datetime) -> bytes:
+        return create_manifest(
+            _BELL,
+            circuit_name="bell.qasm",
+            backend="aer_simulator",
+            shots=1024,
+            experiment="demo",
+            signer=submitter,
+            now=at,
+            lifetime=timedelta(minutes=10),
+        ).to_json()
+
+    bundle = manifest(now)
+    atomic_write(d / "bell.manifest.json", bundle)
+    say("OK: signed a job manifest for bell.qasm (2 qubits, 1024 shots) into bell.manifest.json")
+    store_url = f"sqlite:///{d / 'gateway.db'}"
+    with open_store(store_url) as store:
+        admitter = Admitter(
+            trust=load_trust(d / "trust.toml"),
+            policy=load_admission_policy(d / "admission-policy.toml"),
+            store=store,
+        )
+
+        def admit(data: bytes, circuit: bytes) -> Callable[[], object]:
+            return lambda: admitter.admit(data, circuit, now=now).raise_for_refusal()
+
+        failures += _expect_ok(say, f"admitted by the gateway ({store_url})", admit(bundle, _BELL))
+        failures += _expect_reject(say, "the same manifest again (replay)", admit(bundle, _BELL))
+        swapped = _BELL.replace(b"h q[0];", b"x q[0];")
+        failures += _expect_reject(
+            say,
+            "a fresh manifest with the circuit swapped in transit",
+            admit(manifest(now), swapped),
+        )
+        failures += _expect_reject(
+            say, "a manifest that expired", admit(manifest(now - timedelta(hours=1)), _BELL)
+        )
     return failures

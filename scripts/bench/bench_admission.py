@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Benchmark in-process admission against the raw cost of verifying the manifest signature.
+
+In one run: the raw composite verification of a manifest envelope's PAE (the floor: admission
+must at least verify it), then full admissions per second with one reused ``Admitter`` on a
+SQLite store (WAL, synchronous=normal) and on PostgreSQL (when reachable), each admission a
+distinct manifest (fresh nonce) for the same Bell circuit, and the same with the circuit
+analysis cache disabled (every admission parses the OpenQASM and expands its gates with
+qiskit). Prints rates and ratios to the raw rate (goal: >= 0.7).
+
+    python scripts/bench/bench_admission.py [--iterations N] [--alg NAME] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+
+from admission._env import BELL, NOW, Env, Keys, write_env
+
+from qprov.admission import Admitter
+from qprov.errors import ServiceUnavailableError
+from qprov.keys import CompositeSigner, generate_private_key
+from qprov.manifest import parse_bundle
+from qprov.store import Store, open_store
+
+
+def rate(fn: Callable[[int], object], n: int) -> float:
+    fn(-1)  # warm up (on a spare input)
+    start = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--alg", default="MLDSA65-Ed25519-SHA512", help="submitter key algorithm")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "QPROV_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    n = args.iterations
+
+    keys = Keys.generate()
+    submitter = generate_private_key(args.alg)
+    keys = Keys(submitter, *(getattr(keys, f) for f in list(Keys.__dataclass_fields__)[1:]))
+    tmp = Path(tempfile.mkdtemp(prefix="qprov-bench-"))
+    write_env(keys, tmp / "env")
+    env = Env(keys, tmp / "env")
+    print(f"qprov admission benchmark: {n} admissions, submitter {args.alg}, Bell circuit")
+    print(f"python {sys.version.split()[0]}, {datetime.now(UTC).isoformat(timespec='seconds')}")
+
+    bundles = [env.bundle(signer="submitter").to_json() for _ in range(n + 1)]
+    envelope = parse_bundle(bundles[0]).manifest
+    pae, sig = envelope.pae(), envelope.signatures[0].sig
+    public = submitter.public_key()
+    raw = rate(lambda _: public.verify(sig, pae), n)
+    print(f"\n{'raw composite verify of the manifest PAE':<52} {raw:9.0f} /s   1.00x")
+
+    trust, policy = env.trust, env.policy
+    _ = CompositeSigner  # signer-less admissions: the decision is recorded, not signed
+
+    def bench(label: str, store: Store, cache: int) -> None:
+        admitter = Admitter(trust=trust, policy=policy, store=store, circuit_cache_size=cache)
+        decisions = []
+
+        def one(i: int) -> None:
+            decisions.append(admitter.admit(bundles[i], BELL, now=NOW))
+
+        r = rate(one, n)
+        assert all(d.admitted for d in decisions), decisions[-1].failures
+        print(f"{label:<52} {r:9.0f} /s   {r / raw:.2f}x")
+
+    # quota would refuse after a while: the benchmark policy has none
+    policy = type(policy)(**{**policy.__dict__, "quota": None})
+
+    for cache, what in ((256, "circuit cache on"), (0, "circuit cache off")):
+        with open_store(f"sqlite:///{tmp / f'store-{cache}.db'}") as store:
+            bench(f"admit, SQLite store, {what}", store, cache)
+        ns = f"b{uuid.uuid4().hex[:12]}"
+        try:
+            store = open_store(args.postgres, namespace=ns)
+        except ServiceUnavailableError as exc:
+            print(f"admit, PostgreSQL store: skipped ({exc})")
+            continue
+        try:
+            bench(f"admit, PostgreSQL store, {what}", store, cache)
+        finally:
+            store.close()
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                for table in ("nonces", "quota", "decisions"):
+                    conn.execute(f"DROP TABLE IF EXISTS {ns}_{table}")
+
+
+if __name__ == "__main__":
+    main()
