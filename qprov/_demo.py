@@ -165,6 +165,7 @@ keyids = ["{retired.public_key().keyid}"]
     )
 
     failures += _admission(d, say, CompositeSigner(submitter))
+    failures += _chain(d, say, CompositeSigner(release), CompositeSigner(submitter))
 
     if failures:
         say(f"FAIL: demo finished with {failures} unexpected result(s)")
@@ -248,4 +249,182 @@ def _admission(d: Path, say: Say, submitter: CompositeSigner) -> int:
         failures += _expect_reject(
             say, "a manifest that expired", admit(manifest(now - timedelta(hours=1)), _BELL)
         )
+    return failures
+
+
+_RELEASE_POLICY = b"""version = 1
+builder_ids = ["https://github.com/qprov-demo/qsdk/.github/workflows/release.yml@refs/tags/v*"]
+source_repositories = ["https://github.com/qprov-demo/qsdk"]
+refs = ["refs/tags/v*"]
+"""
+
+_RELEASE_CLAIMS = {
+    "repository": "qprov-demo/qsdk",
+    "workflow_ref": "qprov-demo/qsdk/.github/workflows/release.yml@refs/tags/v1.0.0",
+    "job_workflow_ref": "qprov-demo/qsdk/.github/workflows/release.yml@refs/tags/v1.0.0",
+    "event_name": "push",
+    "repository_id": "1",
+    "repository_owner_id": "1",
+    "runner_environment": "github-hosted",
+    "ref": "refs/tags/v1.0.0",
+    "sha": "0123456789abcdef0123456789abcdef01234567",
+    "run_id": "1",
+    "run_attempt": "1",
+}
+
+
+def _chain(d: Path, say: Say, release: CompositeSigner, submitter: CompositeSigner) -> int:
+    """6. the whole chain: SDK release attestation, manifest, admission, Aer run, receipt,
+    transparency log, offline chain verification; then tampered links rejected."""
+    from datetime import UTC, datetime, timedelta
+
+    from qprov.backends import AerBackend
+    from qprov.chain import verify_chain
+    from qprov.jobs import JobGateway, state_paths
+    from qprov.keys import generate_private_key
+    from qprov.manifest import create_manifest, sdk_from_wheel
+    from qprov.policy import load_admission_policy
+    from qprov.receipt import LoggedEnvelope, parse_receipt_bundle
+    from qprov.slsa import (
+        build_attestations,
+        github_predicate,
+        load_release_policy,
+        subjects_from_files,
+        verify_release,
+    )
+    from qprov.store import open_store
+    from qprov.tlog import SIG_ED25519, SIG_MLDSA44_COSIGNATURE, generate_signer
+
+    failures = 0
+    wheel_name = "qsdk-1.0.0-py3-none-any.whl"
+    wheel = b"demo quantum SDK 1.0.0 wheel\n"
+    atomic_write(d / wheel_name, wheel)
+    atomic_write(d / "release-policy.toml", _RELEASE_POLICY)
+    attestation = build_attestations(
+        subjects_from_files([(wheel_name, wheel)]),
+        [release],
+        predicate=github_predicate(_RELEASE_CLAIMS, "https://github.com"),
+    )
+    atomic_write(d / f"{wheel_name}.intoto.jsonl", attestation)
+    release_policy = load_release_policy(d / "release-policy.toml")
+
+    gateway = generate_private_key("MLDSA44-Ed25519-SHA512")
+    atomic_write(d / "gateway.pub", gateway.public_key().to_pem())
+    log_signers = [
+        generate_signer("log.qprov.demo", SIG_ED25519),
+        generate_signer("log.qprov.demo", SIG_MLDSA44_COSIGNATURE),
+    ]
+    vkeys = ", ".join(f'"{s.verifier().to_vkey()}"' for s in log_signers)
+    trust_toml = f"""version = 1
+
+[crypto]
+signatures = "composite"
+
+[roles.release-signer]
+keys = [{{ file = "release.pub" }}]
+
+[roles.submitter]
+keys = [{{ file = "submitter.pub" }}]
+
+[roles.gateway]
+keys = [{{ file = "gateway.pub" }}]
+
+[log]
+origin = "log.qprov.demo"
+vkeys = [{vkeys}]
+"""
+    atomic_write(d / "trust-chain.toml", trust_toml.encode())
+    trust = load_trust(d / "trust-chain.toml")
+    failures += _expect_ok(
+        say,
+        f"SLSA release attestation of {wheel_name} verified against release-policy.toml",
+        lambda: verify_release(wheel, attestation, trust, release_policy),
+    )
+
+    now = datetime.now(UTC)
+    manifest = create_manifest(
+        _BELL,
+        circuit_name="bell.qasm",
+        backend="aer_simulator",
+        shots=1024,
+        experiment="demo-chain",
+        signer=submitter,
+        now=now,
+        lifetime=timedelta(minutes=10),
+        sdk=sdk_from_wheel(wheel_name, wheel),
+        sdk_attestation=attestation,
+    ).to_json()
+    atomic_write(d / "bell-chain.manifest.json", manifest)
+    policy_toml = _ADMISSION_POLICY.decode() + (
+        '\n[sdk]\nrequired = true\nrelease_policy = "release-policy.toml"\n'
+    )
+    atomic_write(d / "chain-policy.toml", policy_toml.encode())
+    paths = state_paths(d / "state")
+    (d / "state").mkdir(exist_ok=True)
+    try:
+        with (
+            open_store(paths.store_url) as store,
+            JobGateway(
+                trust=trust,
+                policy=load_admission_policy(d / "chain-policy.toml"),
+                store=store,
+                log=paths.log_url,
+                signer=CompositeSigner(gateway),
+                log_signers=log_signers,
+                backend=AerBackend(),
+            ) as jobs,
+        ):
+            outcome = jobs.submit(manifest, _BELL)
+            refused = jobs.submit(manifest, _BELL)
+    except Error as exc:
+        say(f"FAIL: job flow: {exc}")
+        return failures + 1
+    if outcome.receipt_bundle is None or outcome.result is None:
+        reasons = "; ".join(f"{c.name}: {c.reason}" for c in outcome.decision.failures)
+        say(f"FAIL: job flow: the manifest was refused: {reasons}")
+        return failures + 1
+    receipt = outcome.receipt_bundle.to_json()
+    atomic_write(d / "bell.receipt.json", receipt)
+    atomic_write(d / "bell.counts.json", outcome.result)
+    r = outcome.receipt_bundle.parsed.receipt
+    say(
+        f"OK: admitted (SDK provenance checked), ran on Aer ({r.backend} {r.backend_version}, "
+        f"seed {r.execution['seed_simulator'] if r.execution else '-'}): "
+        f"{outcome.result.decode()}; receipt signed by the gateway"
+    )
+    say(
+        f"OK: decision and receipt appended to the log (entries {outcome.decision_index}, "
+        f"{outcome.receipt_index}); the replayed manifest was refused and logged too "
+        f"(entry {refused.decision_index})"
+    )
+
+    def chain(receipt_bytes: bytes = receipt, result: bytes = outcome.result or b"") -> object:
+        return verify_chain(
+            receipt_bytes,
+            manifest,
+            _BELL,
+            result,
+            trust,
+            release_policy=release_policy,
+        )
+
+    failures += _expect_ok(
+        say, "chain verified offline: SDK, manifest, admission, receipt, result, log", chain
+    )
+    counts = json.loads(outcome.result)
+    first = sorted(counts)[0]
+    counts[first] += 1
+    counts[sorted(counts)[-1]] -= 1
+    changed = json.dumps(counts, separators=(",", ":"), sort_keys=True).encode()
+    failures += _expect_reject(
+        say, "chain with counts changed after signing", lambda: chain(result=changed)
+    )
+    bundle = parse_receipt_bundle(receipt)
+    forged = sign_statement(bundle.parsed.statement, [submitter])
+    by_submitter = replace(bundle, receipt=LoggedEnvelope(forged, bundle.receipt.proof))
+    failures += _expect_reject(
+        say,
+        "chain with the receipt re-signed by a submitter key",
+        lambda: chain(receipt_bytes=by_submitter.to_json()),
+    )
     return failures
