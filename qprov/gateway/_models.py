@@ -1,0 +1,171 @@
+"""Wire models of the HTTP API, used for the OpenAPI document.
+
+Requests are parsed by hand (strict JSON: duplicate keys refused, size limit
+while reading), and responses are written by hand from the library's own
+``to_dict()``; these models describe both, and the tests validate every
+response against the document generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AdmissionRequest",
+    "AdmissionResponse",
+    "CheckModel",
+    "DecisionModel",
+    "DigestModel",
+    "EnvelopeModel",
+    "ErrorCode",
+    "ErrorResponse",
+    "FailureModel",
+    "HealthResponse",
+    "StoreHealth",
+]
+
+CheckName = Literal[
+    "signature",
+    "revocation",
+    "grant",
+    "grant-scope",
+    "approval",
+    "time",
+    "circuit-digest",
+    "circuit",
+    "gates",
+    "qubits",
+    "shots",
+    "backend",
+    "sdk",
+    "replay",
+    "quota",
+    "grant-shots",
+]
+
+ErrorCode = Literal[
+    "malformed_json",
+    "invalid_request",
+    "malformed_bundle",
+    "body_too_large",
+    "unsupported_media_type",
+    "not_found",
+    "method_not_allowed",
+    "store_unavailable",
+    "service_error",
+    "internal_error",
+]
+
+_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdmissionRequest(_Strict):
+    """``POST /v1/admissions`` body (``application/json``)."""
+
+    bundle: dict[str, object] = Field(
+        description="The manifest bundle (application/vnd.qprov.manifest-bundle.v1+json), "
+        "as the JSON object `qprov manifest create` writes; see "
+        "attestations/schemas/manifest-bundle.v1.json.",
+    )
+    circuit: str = Field(
+        description="The circuit's exact bytes (OpenQASM 2/3 text or QPY), standard base64 "
+        "(RFC 4648 section 4, with padding). The gateway hashes these bytes.",
+        min_length=1,
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+
+
+class DigestModel(_Strict):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class CheckModel(_Strict):
+    """One admission check."""
+
+    name: CheckName
+    ok: bool
+    reason: str = Field(max_length=8192)
+    skipped: Literal[True] | None = Field(
+        default=None, description="Present (true) when the check did not run."
+    )
+
+
+class SubmitterModel(_Strict):
+    keyid: str = Field(min_length=1, max_length=256)
+
+
+class DecisionModel(_Strict):
+    """The admission-decision predicate (attestations/schemas/admission-decision.v1.json)."""
+
+    verdict: Literal["admitted", "refused"]
+    checks: list[CheckModel] = Field(min_length=1, max_length=64)
+    manifest: DigestModel
+    circuit: DigestModel
+    nonce: str = Field(min_length=1, max_length=256)
+    submitter: SubmitterModel
+    backend: str = Field(min_length=1, max_length=128)
+    shots: int = Field(ge=0)
+    decidedAt: str = Field(pattern=_TIMESTAMP)  # noqa: N815 - wire name
+
+
+class EnvelopeSignature(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    keyid: str
+    sig: str
+
+
+class EnvelopeModel(BaseModel):
+    """A DSSE envelope: the decision statement signed by the gateway's key."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    payload: str
+    payloadType: Literal["application/vnd.in-toto+json"]  # noqa: N815 - wire name
+    signatures: list[EnvelopeSignature] = Field(min_length=1)
+
+
+class FailureModel(_Strict):
+    """A failed check (``ok`` false and not skipped) and why."""
+
+    check: CheckName
+    reason: str
+
+
+class AdmissionResponse(_Strict):
+    """An admission decision. HTTP 200 for both verdicts: read ``verdict``."""
+
+    verdict: Literal["admitted", "refused"]
+    decision: DecisionModel
+    failures: list[FailureModel] = Field(
+        description="Every check that ran and failed, with its reason (empty when admitted)."
+    )
+    envelope: EnvelopeModel | None = Field(
+        description="The decision as a signed in-toto statement (DSSE), when the gateway "
+        "has a signing key; null otherwise."
+    )
+
+
+class ErrorResponse(_Strict):
+    """Every non-2xx answer."""
+
+    error: ErrorCode
+    reason: str = Field(description="What was wrong, for a human.")
+
+
+class StoreHealth(_Strict):
+    backend: Literal["sqlite", "postgresql", "redis"]
+    reachable: bool
+    reason: str | None = Field(default=None, description="Why the store is unreachable.")
+
+
+class HealthResponse(_Strict):
+    """``200`` when serving and the store answers; ``503`` (same body) when it does not."""
+
+    status: Literal["ok", "unavailable"]
+    version: str
+    store: StoreHealth
