@@ -38,6 +38,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "grant": ("qprov._cli_manifest:grant", "Delegate scoped job submission to agent keys."),
     "verify": ("qprov._cli_verify:verify", "Verify the chain of evidence of a result offline."),
     "job": ("qprov._cli_job:job", "Run jobs locally: admit, run on Aer, receipt, log."),
+    "baseline": ("qprov._cli_repro:baseline", "Create signed simulator baselines of circuits."),
+    "reproduce": ("qprov._cli_repro:reproduce", "Check a receipted result: replay or statistics."),
 }
 
 
