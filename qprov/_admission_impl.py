@@ -7,6 +7,7 @@ other check passed, so a refused manifest consumes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -48,7 +49,7 @@ from qprov.errors import (
 )
 from qprov.grant import OWNER_ROLE, ParsedGrant, VerifiedGrant, verify_grant
 from qprov.policy import AdmissionPolicy
-from qprov.statement import Statement, Subject, sign_statement
+from qprov.statement import STATEMENT_TYPE, Statement, Subject, sign_statement
 from qprov.store import QuotaExceededError, Store
 from qprov.trust import Role, TrustedKey, TrustStore
 
@@ -216,6 +217,15 @@ class AdmissionDecision(Predicate):
         subject = Subject("job-manifest", {"sha256": self.manifest_sha256})
         return Statement((subject,), DECISION_PREDICATE_TYPE, self.to_dict())
 
+    def statement_dict(self) -> dict[str, Any]:
+        """``statement().to_dict()``, built in one pass: the unsigned audit record."""
+        return {
+            "_type": STATEMENT_TYPE,
+            "subject": [{"name": "job-manifest", "digest": {"sha256": self.manifest_sha256}}],
+            "predicateType": DECISION_PREDICATE_TYPE,
+            "predicate": self.to_dict(),
+        }
+
 
 class _LRU(Generic[K, V]):
     """A small thread-safe LRU mapping."""
@@ -292,6 +302,8 @@ class _Run:
     grant: VerifiedGrant | None = None
     facts: CircuitFacts | None = None
     quota_subject: str = ""
+    nonce_with_record: bool = False
+    """The nonce is consumed together with the audit record (``Store.admit_and_record``)."""
 
     @property
     def manifest(self) -> JobManifest:
@@ -308,6 +320,11 @@ class _Run:
 
     def fail_exc(self, name: str, exc: Error) -> None:
         self.fail(name, str(exc), type(exc))
+
+
+def _nonce_key(m: JobManifest) -> str:
+    """The replay key: scoped by the signing key, so one submitter cannot burn another's nonce."""
+    return f"{m.submitter}:{m.nonce}"
 
 
 def _short(keyid: str) -> str:
@@ -723,16 +740,23 @@ class Admitter:
                 run.skip(name, why)
             return
         skew = self.policy.clock_skew
+        quota = self.policy.quota
+        if quota is None and not run.is_agent and self.store.supports_audit:
+            # The nonce is the only thing consumed: consume it in the same transaction
+            # as the audit record (one commit), in _decide. If it turns out replayed,
+            # _decide reports it exactly as below and records the refusal instead.
+            run.nonce_with_record = True
+            run.ok("replay", f"nonce {m.nonce} admitted once")
+            run.ok("quota", "no quota configured")
+            run.ok("grant-shots", "not needed: no grant")
+            return
         try:
             # scoped by the signing key: one submitter cannot burn another's nonce
-            self.store.admit_nonce(f"{m.submitter}:{m.nonce}", m.expires_at + skew, run.now)
+            self.store.admit_nonce(_nonce_key(m), m.expires_at + skew, run.now)
         except ReplayError:
-            run.fail("replay", f"nonce {m.nonce} was already admitted (replay)", ReplayError)
-            run.skip("quota", "not checked: replayed")
-            run.skip("grant-shots", "not checked: replayed")
+            self._replayed(run)
             return
         run.ok("replay", f"nonce {m.nonce} admitted once")
-        quota = self.policy.quota
         if quota is None:
             run.ok("quota", "no quota configured")
         else:
@@ -763,9 +787,17 @@ class Admitter:
             return
         run.ok("grant-shots", f"{used} of the grant's {total} shots used")
 
+    @staticmethod
+    def _replayed(run: _Run) -> None:
+        m = run.manifest
+        run.fail("replay", f"nonce {m.nonce} was already admitted (replay)", ReplayError)
+        run.skip("quota", "not checked: replayed")
+        run.skip("grant-shots", "not checked: replayed")
+
     # -- decision ----------------------------------------------------------------------
 
-    def _decide(self, run: _Run) -> AdmissionDecision:
+    def _build(self, run: _Run) -> tuple[AdmissionDecision, dict[str, Any]]:
+        """The decision (signed when there is a signer) and its audit record."""
         m = run.manifest
         checks = tuple(run.results[name] for name in CHECKS)
         verdict: Verdict = "admitted" if all(c.ok for c in checks) else "refused"
@@ -780,15 +812,28 @@ class Admitter:
             shots=m.shots,
             decided_at=run.now,
         )
-        statement = decision.statement()
+        record = decision.statement_dict()
         if self.signer is not None:
-            envelope = sign_statement(statement, [self.signer])
-            decision = AdmissionDecision(**{**decision.__dict__, "envelope": envelope})
-        if self.store.supports_audit:
-            record: dict[str, Any] = statement.to_dict()
-            if decision.envelope is not None:
-                record = {"statement": record, "envelope": decision.envelope.to_dict()}
+            envelope = sign_statement(decision.statement(), [self.signer])
+            decision = dataclasses.replace(decision, envelope=envelope)
+            record = {"statement": record, "envelope": envelope.to_dict()}
+        return decision, record
+
+    def _decide(self, run: _Run) -> AdmissionDecision:
+        m = run.manifest
+        decision, record = self._build(run)
+        if run.nonce_with_record:
+            try:
+                self.store.admit_and_record(
+                    _nonce_key(m), m.expires_at + self.policy.clock_skew, run.now, record
+                )
+            except ReplayError:
+                self._replayed(run)
+                decision, record = self._build(run)
+                self.store.record_decision(record)
+        elif self.store.supports_audit:
             self.store.record_decision(record)
+        verdict = decision.verdict
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "admission %s: manifest sha256:%s nonce %s %s",

@@ -27,17 +27,22 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise MalformedInputError(f"JSON object has duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)  # built in C; a key seen twice makes the dict shorter than the pairs
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedInputError(f"JSON object has duplicate key {key!r}")
+            seen.add(key)
     return out
 
 
 def _reject_constant(name: str) -> Any:
     raise MalformedInputError(f"JSON constant {name} is not allowed")
 
+
+# One decoder for every document: json.loads would build a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -77,7 +82,9 @@ def loads_strict(
         text = data
     _check_depth(text)
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        if text.startswith("\ufeff"):  # as json.loads, which the decoder alone does not check
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except MalformedInputError as exc:
         raise MalformedInputError(f"{what}: {exc}") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, int digit limit

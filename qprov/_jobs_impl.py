@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -155,6 +156,33 @@ class JobGateway:
                 self._opened.append(log)
         return log
 
+    def check_log(self) -> None:
+        """Read the log's tree head on this thread's connection (opening it if needed).
+
+        A service calls this before :meth:`decide` or :meth:`submit`, so that a
+        log that is away is noticed before a nonce is consumed. Raises
+        :class:`~qprov.errors.ServiceUnavailableError` or another
+        :class:`~qprov.errors.EnvironmentProblemError`.
+        """
+        self._log().tree()
+
+    def release_thread_log(self) -> None:
+        """Close the calling thread's log connection (one opened from a URL), if any.
+
+        The next use on this thread opens a new one: call it when a worker
+        thread exits, and after the log store went away (a PostgreSQL log keeps
+        one connection, which does not come back by itself).
+        """
+        log: Log | None = getattr(self._local, "log", None)
+        if log is None:
+            return
+        self._local.log = None
+        with self._lock:
+            if log in self._opened:
+                self._opened.remove(log)
+        with contextlib.suppress(Exception):  # a connection that is already gone
+            log.close()
+
     def close(self) -> None:
         """Close the log connections this gateway opened (not a log it was given)."""
         with self._lock:
@@ -172,6 +200,26 @@ class JobGateway:
         return log.sign_checkpoint(self.log_signers, timestamp=int(self._clock().timestamp()))
 
     # -- the flow --------------------------------------------------------------------------
+
+    def decide(self, bundle: bytes, circuit: bytes) -> JobOutcome:
+        """Admit or refuse one manifest bundle and log the decision, without running it.
+
+        For a service that only admits (the job runs elsewhere): the same
+        admission, signing and logging as :meth:`submit`, so every decision is
+        in the log. Returns the outcome with the decision's proof against a
+        fresh checkpoint. Raises :class:`MalformedInputError` for a bundle that
+        does not parse (nothing consumed).
+        """
+        if not isinstance(bundle, bytes) or not isinstance(circuit, bytes):
+            raise MalformedInputError("the bundle and the circuit must be bytes")
+        decision = self.admitter.admit(bundle, circuit, now=self._clock())
+        envelope = decision.envelope
+        assert envelope is not None  # noqa: S101 - the admitter has a signer
+        log = self._log()
+        index = log.append(log_entry(envelope))
+        checkpoint = self._checkpoint(log)
+        proof = log.prove_inclusion(index, checkpoint=checkpoint).to_bytes()
+        return JobOutcome(decision, index, proof, checkpoint)
 
     def submit(self, bundle: bytes, circuit: bytes) -> JobOutcome:
         """Admit one manifest bundle for the circuit bytes received and, if admitted, run it.

@@ -47,6 +47,7 @@ Sha256 = NewType("Sha256", str)
 """A sha256 digest: 64 lowercase hex digits."""
 
 T = TypeVar("T")
+_MISSING: Final = object()
 
 
 def predicate_type(name: str, version: int = 1) -> str:
@@ -150,11 +151,11 @@ class Fields:
 
     def _get(self, key: str, required: bool) -> Any:
         self._seen.add(key)
-        if key not in self._doc:
+        value = self._doc.get(key, _MISSING)
+        if value is _MISSING:
             if required:
                 raise MalformedInputError(f"{self._where} is missing {key}")
             return None
-        value = self._doc[key]
         if value is None:
             raise MalformedInputError(f"{self._path(key)} must not be null")
         return value
@@ -174,6 +175,13 @@ class Fields:
         value = self._get(key, required)
         if value is None:
             return None
+        if (
+            type(value) is str
+            and (value or allow_empty)
+            and len(value) <= max_length
+            and (pattern is None or not value or pattern.fullmatch(value))
+        ):
+            return value  # exactly what check_string accepts, without building the path
         return check_string(
             value,
             self._path(key),
@@ -300,12 +308,20 @@ class Fields:
             raise MalformedInputError(f"{where} has more than {max_items} entries")
         out: dict[str, T] = {}
         for k, v in value.items():
-            check_string(k, f"{where} key", max_length=256, pattern=key_pattern)
+            if not (
+                type(k) is str
+                and k
+                and len(k) <= 256
+                and (key_pattern is None or key_pattern.fullmatch(k))
+            ):
+                check_string(k, f"{where} key", max_length=256, pattern=key_pattern)  # raises
             out[k] = convert(v, f"{where}.{k}")
         return out
 
     def done(self) -> None:
         """Reject every field that was not read."""
+        if self._seen.issuperset(self._doc):
+            return
         unknown = sorted(set(self._doc) - self._seen)
         if unknown:
             shown = ", ".join(repr(u)[:60] for u in unknown[:8])

@@ -8,8 +8,12 @@ server (``qprov gateway serve`` runs uvicorn)::
     app = create_app(load_gateway_config("gateway.toml"))
 
 Routes: ``POST /v1/admissions``, ``GET /v1/health``, ``GET /metrics``,
-``GET /openapi.json`` (docs/adr/0013-gateway-http.md,
-attestations/gateway-config.md). FastAPI is imported only when
+``GET /openapi.json``; with ``[log]`` every decision is logged and the log is
+served in the c2sp.org/tlog-tiles layout (``GET /log/checkpoint``,
+``GET /log/tile/...``, ``GET /v1/log/proof?index=N``); with ``[jobs]``,
+``POST /v1/jobs`` runs admitted jobs on Aer and returns signed receipts
+(``GET /v1/jobs/{job_id}``). See docs/adr/0013-gateway-http.md and
+attestations/gateway-config.md. FastAPI is imported only when
 :func:`create_app` is first used, so reading a configuration stays light.
 """
 

@@ -37,7 +37,8 @@ __all__ = ["serve"]
     help="Worker processes (overrides workers).",
 )
 def serve(config_file: str, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve admissions over HTTP until SIGINT/SIGTERM (in-flight requests finish).
+    """Serve admissions (and, with [log]/[jobs], jobs and the log) over HTTP until
+    SIGINT/SIGTERM (in-flight requests finish).
 
     The trust file, policy and signing key are checked before the port is bound;
     a store that is unreachable at start is retried per request (503 meanwhile).

@@ -15,7 +15,14 @@ from typing import Any, Final, Literal
 from qprov.errors import ConfigError, EnvironmentProblemError
 from qprov.store import DEFAULT_NAMESPACE
 
-__all__ = ["CONFIG_VERSION", "GatewayConfig", "LogLevel", "load_gateway_config"]
+__all__ = [
+    "CONFIG_VERSION",
+    "GatewayConfig",
+    "JobsConfig",
+    "LogConfig",
+    "LogLevel",
+    "load_gateway_config",
+]
 
 CONFIG_VERSION: Final = 1
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
@@ -37,8 +44,66 @@ _KEYS: Final = frozenset(
         "retry_after",
         "graceful_timeout",
         "log_level",
+        "log",
+        "jobs",
     }
 )
+_LOG_KEYS: Final = frozenset({"url", "keys"})
+_JOBS_KEYS: Final = frozenset({"backend", "backend_names", "threads"})
+#: The built-in backends a gateway can run jobs on.
+JobBackend = Literal["aer"]
+_JOB_BACKENDS: Final = ("aer",)
+DEFAULT_LOG_FILE: Final = "qprov-log.db"
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """``[log]``: the transparency log every decision and receipt is appended to.
+
+    ``url`` is a log store URL (:func:`qprov.tlog.open_store`: ``sqlite:///`` or
+    ``postgresql://``); ``keys`` is the note key file ``qprov log keygen
+    --key-file`` writes (Ed25519 + ML-DSA-44 signing keys, one per line), used
+    to sign a checkpoint after each decision.
+    """
+
+    url: str
+    keys: Path
+
+    def __post_init__(self) -> None:
+        scheme = self.url.split(":", 1)[0].lower() if isinstance(self.url, str) else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ConfigError(
+                "gateway config: [log] url must be sqlite:///PATH or postgresql://..."
+            )
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    """``[jobs]``: run admitted jobs on a built-in backend and issue receipts.
+
+    ``backend_names`` are the manifest backend names served (the first is the
+    one receipts record); ``threads`` bounds the jobs running at once in one
+    worker process.
+    """
+
+    backend: JobBackend = "aer"
+    backend_names: tuple[str, ...] = ("aer_simulator",)
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.backend not in _JOB_BACKENDS:
+            raise ConfigError(
+                f"gateway config: [jobs] backend must be one of {', '.join(_JOB_BACKENDS)}"
+            )
+        names = self.backend_names
+        if (
+            not isinstance(names, tuple)
+            or not names
+            or len(names) > 16
+            or not all(isinstance(n, str) and 0 < len(n) <= 128 for n in names)
+        ):
+            raise ConfigError("gateway config: [jobs] backend_names must be 1..16 non-empty names")
+        _int_in("[jobs] threads", self.threads, 1, 64)
 
 
 @dataclass(frozen=True)
@@ -64,6 +129,8 @@ class GatewayConfig:
     retry_after: int = 5
     graceful_timeout: int = 30
     log_level: LogLevel = "info"
+    log: LogConfig | None = None
+    jobs: JobsConfig | None = None
 
     def __post_init__(self) -> None:
         _int_in("port", self.port, 1, 65_535)
@@ -78,6 +145,13 @@ class GatewayConfig:
             raise ConfigError("gateway config: host must be a non-empty string")
         if not isinstance(self.store, str) or ":" not in self.store:
             raise ConfigError("gateway config: store must be a store URL (sqlite:///PATH, ...)")
+        if self.jobs is not None and self.log is None:
+            raise ConfigError("gateway config: [jobs] needs a [log] table (receipts are logged)")
+        if self.log is not None and self.signing_key is None:
+            raise ConfigError(
+                "gateway config: [log] needs signing_key (decisions and receipts are signed "
+                "before they are logged)"
+            )
 
     def with_overrides(
         self, *, host: str | None = None, port: int | None = None, workers: int | None = None
@@ -133,6 +207,10 @@ class GatewayConfig:
         ):
             if name in doc:
                 args[name] = doc[name]
+        if "log" in doc:
+            args["log"] = _log_config(doc["log"], args["store"], base_dir)
+        if "jobs" in doc:
+            args["jobs"] = _jobs_config(doc["jobs"])
         return cls(**args)
 
 
@@ -155,6 +233,46 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
 
 
 # -- field helpers ----------------------------------------------------------------------
+
+
+def _table(value: Any, name: str, keys: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"gateway config: [{name}] must be a table")
+    unknown = set(value) - keys
+    if unknown:
+        raise ConfigError(f"gateway config: [{name}] unknown field(s) {', '.join(sorted(unknown))}")
+    return value
+
+
+def _log_config(value: Any, store_url: str, base_dir: Path) -> LogConfig:
+    """``[log]``; the url defaults to ``qprov-log.db`` beside a SQLite store, else the file."""
+    table = _table(value, "log", _LOG_KEYS)
+    if "keys" not in table:
+        raise ConfigError("gateway config: [log] keys (the log's note key file) is required")
+    if "url" in table:
+        url = _store_url(_string(table["url"], "[log] url"), base_dir)
+    else:
+        scheme, _, rest = store_url.partition(":")
+        directory = base_dir
+        if scheme.lower() == "sqlite" and rest.startswith("///"):
+            directory = Path(rest[3:].partition("?")[0]).parent
+        url = f"sqlite:///{directory / DEFAULT_LOG_FILE}"
+    return LogConfig(url=url, keys=_path(table["keys"], "[log] keys", base_dir))
+
+
+def _jobs_config(value: Any) -> JobsConfig:
+    table = _table(value, "jobs", _JOBS_KEYS)
+    args: dict[str, Any] = {}
+    if "backend" in table:
+        args["backend"] = _string(table["backend"], "[jobs] backend")
+    if "backend_names" in table:
+        names = table["backend_names"]
+        if not isinstance(names, list):
+            raise ConfigError("gateway config: [jobs] backend_names must be a list of names")
+        args["backend_names"] = tuple(names)
+    if "threads" in table:
+        args["threads"] = table["threads"]
+    return JobsConfig(**args)
 
 
 def _int_in(name: str, value: Any, low: int, high: int) -> None:

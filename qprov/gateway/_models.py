@@ -23,6 +23,10 @@ __all__ = [
     "ErrorResponse",
     "FailureModel",
     "HealthResponse",
+    "JobModel",
+    "JobResponse",
+    "LogEntryModel",
+    "ProofResponse",
     "StoreHealth",
 ]
 
@@ -54,6 +58,9 @@ ErrorCode = Literal[
     "not_found",
     "method_not_allowed",
     "store_unavailable",
+    "log_unavailable",
+    "backend_unsupported",
+    "job_failed",
     "service_error",
     "internal_error",
 ]
@@ -136,6 +143,19 @@ class FailureModel(_Strict):
     reason: str
 
 
+class LogEntryModel(_Strict):
+    """Where the signed decision is in the transparency log."""
+
+    index: int = Field(ge=0, description="The decision's index in the log.")
+    proof: str = Field(
+        description="A c2sp.org/tlog-proof inclusion proof of the decision envelope's log "
+        "entry, checkpoint included (qprov.tlog.verify_inclusion_bundle)."
+    )
+    checkpoint: str = Field(
+        description="The signed checkpoint (c2sp.org/tlog-checkpoint note) the proof is against."
+    )
+
+
 class AdmissionResponse(_Strict):
     """An admission decision. HTTP 200 for both verdicts: read ``verdict``."""
 
@@ -148,6 +168,49 @@ class AdmissionResponse(_Strict):
         description="The decision as a signed in-toto statement (DSSE), when the gateway "
         "has a signing key; null otherwise."
     )
+    log: LogEntryModel | None = Field(
+        default=None,
+        description="Present when the gateway keeps a transparency log: every decision, "
+        "admitted or refused, is appended to it.",
+    )
+
+
+class JobModel(_Strict):
+    """A completed job: ``POST /v1/jobs`` (admitted) and ``GET /v1/jobs/{job_id}``."""
+
+    job_id: str = Field(min_length=1, max_length=128)
+    manifest: DigestModel
+    created_at: str = Field(pattern=_TIMESTAMP)
+    receipt_index: int = Field(ge=0, description="The signed receipt's index in the log.")
+    result: str = Field(
+        description="The exact result bytes (canonical counts JSON, RFC 8785) the receipt "
+        "signs, as text: verify them as they are, never re-serialised."
+    )
+    receipt_bundle: dict[str, object] = Field(
+        description="The receipt bundle (application/vnd.qprov.receipt-bundle.v1+json): the "
+        "signed receipt and admission decision with inclusion proofs and checkpoint, and the "
+        "executed circuit's QPY; verifies offline with `qprov verify chain`."
+    )
+
+
+class JobResponse(_Strict):
+    """``POST /v1/jobs``: the decision and, when admitted, the job that ran."""
+
+    verdict: Literal["admitted", "refused"]
+    decision: DecisionModel
+    failures: list[FailureModel]
+    envelope: EnvelopeModel | None
+    log: LogEntryModel
+    job: JobModel | None = Field(description="The completed job; null when refused.")
+
+
+class ProofResponse(_Strict):
+    """``GET /v1/log/proof?index=N``: an inclusion proof against the latest checkpoint."""
+
+    index: int = Field(ge=0)
+    tree_size: int = Field(ge=1)
+    proof: str = Field(description="c2sp.org/tlog-proof text, checkpoint included.")
+    checkpoint: str = Field(description="The signed checkpoint the proof is against.")
 
 
 class ErrorResponse(_Strict):
@@ -164,8 +227,11 @@ class StoreHealth(_Strict):
 
 
 class HealthResponse(_Strict):
-    """``200`` when serving and the store answers; ``503`` (same body) when it does not."""
+    """``200`` when serving and the store (and log) answer; ``503`` (same body) otherwise."""
 
     status: Literal["ok", "unavailable"]
     version: str
     store: StoreHealth
+    log: StoreHealth | None = Field(
+        default=None, description="The transparency log's store, when the gateway keeps one."
+    )

@@ -84,6 +84,11 @@ class LazyStore(Store):
     def admit_nonce(self, nonce: str, expires_at: datetime, now: datetime) -> None:
         self._get().admit_nonce(nonce, expires_at, now)
 
+    def admit_and_record(
+        self, nonce: str, expires_at: datetime, now: datetime, record: Mapping[str, Any]
+    ) -> None:
+        self._get().admit_and_record(nonce, expires_at, now, record)
+
     def purge_expired(self, now: datetime) -> int:
         return self._get().purge_expired(now)
 

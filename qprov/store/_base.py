@@ -76,6 +76,32 @@ class Store(ABC):
     def record_decision(self, record: Mapping[str, Any]) -> None:
         """Append an audit record (a JSON-serialisable mapping)."""
 
+    def admit_and_record(
+        self, nonce: str, expires_at: datetime, now: datetime, record: Mapping[str, Any]
+    ) -> None:
+        """Admit ``nonce`` (as :meth:`admit_nonce`) and append ``record``, atomically.
+
+        Either both are written or neither: an admission that returns has its
+        audit record. On a replay (:class:`qprov.errors.ReplayError`) or an
+        expired nonce (:class:`qprov.errors.ExpiredError`) nothing is written;
+        the caller records its refusal with :meth:`record_decision`. A store
+        without audit records (``supports_audit`` false) raises
+        :class:`qprov.errors.ConfigError` and consumes nothing.
+
+        SQLite and PostgreSQL do this in one transaction (PostgreSQL: one
+        statement, one round trip, one commit). This default, for other
+        implementations of the interface, calls :meth:`admit_nonce` then
+        :meth:`record_decision`: the record may be missing if the second call
+        fails, but it is still written before the caller can acknowledge.
+        """
+        if not self.supports_audit:
+            raise ConfigError(
+                "this store keeps no audit records; use a sqlite or postgresql store for audit"
+            )
+        encode_record(record)  # a bad record fails before the nonce is consumed
+        self.admit_nonce(nonce, expires_at, now)
+        self.record_decision(record)
+
     @abstractmethod
     def list_decisions(self, *, after: int = 0, limit: int = 100) -> list[StoredDecision]:
         """Audit records with a sequence number above ``after``, oldest first."""

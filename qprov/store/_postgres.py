@@ -122,6 +122,20 @@ class PostgresStore(Store):
         self._nonces = f"{ns}_nonces"
         self._quota = f"{ns}_quota"
         self._decisions = f"{ns}_decisions"
+        # Statements built once (names are checked), so each is the same text every time
+        # and psycopg prepares it server-side after a few executions on a connection.
+        self._sql_admit = (
+            f"INSERT INTO {self._nonces} AS n (nonce, expires_us) VALUES (%s, %s) "  # noqa: S608 - checked names
+            "ON CONFLICT (nonce) DO UPDATE SET expires_us = EXCLUDED.expires_us "
+            "WHERE n.expires_us <= %s RETURNING nonce"
+        )
+        # One statement, so one round trip and one commit: the decision row is inserted
+        # only from the nonce row the first CTE returns, i.e. only if the nonce was admitted.
+        self._sql_admit_and_record = (
+            f"WITH admitted AS ({self._sql_admit}) "  # noqa: S608 - checked names
+            f"INSERT INTO {self._decisions} (record) SELECT %s FROM admitted RETURNING seq"
+        )
+        self._sql_record = f"INSERT INTO {self._decisions} (record) VALUES (%s)"  # noqa: S608 - checked names
         self._pool = _Pool(url, pool_size, connect_timeout)
         self._pool.run(self._create_schema)
 
@@ -154,11 +168,26 @@ class PostgresStore(Store):
         expires_us, now_us = check_nonce(nonce, expires_at, now)
 
         def insert(conn: psycopg.Connection[Any]) -> bool:
+            row = conn.execute(self._sql_admit, (nonce, expires_us, now_us)).fetchone()
+            return row is not None
+
+        if not self._pool.run(insert):
+            raise ReplayError(f"nonce {nonce!r} was already admitted")
+
+    def admit_and_record(
+        self, nonce: str, expires_at: datetime, now: datetime, record: Mapping[str, Any]
+    ) -> None:
+        """Nonce and audit record in one statement: one round trip, one commit.
+
+        Atomic like :meth:`admit_nonce` (the primary key decides between
+        concurrent writers); the record is written if and only if the nonce is.
+        """
+        expires_us, now_us = check_nonce(nonce, expires_at, now)
+        text = encode_record(record)
+
+        def insert(conn: psycopg.Connection[Any]) -> bool:
             row = conn.execute(
-                f"INSERT INTO {self._nonces} AS n (nonce, expires_us) VALUES (%s, %s) "  # noqa: S608 - checked names
-                "ON CONFLICT (nonce) DO UPDATE SET expires_us = EXCLUDED.expires_us "
-                "WHERE n.expires_us <= %s RETURNING nonce",
-                (nonce, expires_us, now_us),
+                self._sql_admit_and_record, (nonce, expires_us, now_us, text)
             ).fetchone()
             return row is not None
 
@@ -215,7 +244,7 @@ class PostgresStore(Store):
         text = encode_record(record)
 
         def insert(conn: psycopg.Connection[Any]) -> None:
-            conn.execute(f"INSERT INTO {self._decisions} (record) VALUES (%s)", (text,))  # noqa: S608 - checked names
+            conn.execute(self._sql_record, (text,))
 
         self._pool.run(insert)
 
@@ -229,6 +258,15 @@ class PostgresStore(Store):
             ).fetchall()
 
         return [decode_record(seq, text) for seq, text in self._pool.run(select)]
+
+    def ping(self) -> None:
+        """``SELECT 1`` through the pool (reconnecting a stale connection once);
+        raises ServiceUnavailableError when PostgreSQL does not answer."""
+
+        def select(conn: psycopg.Connection[Any]) -> None:
+            conn.execute("SELECT 1").fetchone()
+
+        self._pool.run(select)
 
     def close(self) -> None:
         self._pool.close()

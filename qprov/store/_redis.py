@@ -122,6 +122,15 @@ class RedisStore(Store):
             "the Redis store keeps no audit records; use a sqlite or postgresql store for audit"
         )
 
+    def ping(self) -> None:
+        """``PING``; raises ServiceUnavailableError when Redis does not answer."""
+        if self._closed:
+            raise ServiceUnavailableError("the Redis store is closed")
+        try:
+            self._client.ping()
+        except redis.exceptions.RedisError as exc:
+            raise ServiceUnavailableError(f"Redis store: {exc}") from None
+
     def close(self) -> None:
         self._closed = True
         with contextlib.suppress(redis.exceptions.RedisError):

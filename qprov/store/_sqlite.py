@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -80,6 +81,13 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             self._conn = None
             raise ServiceUnavailableError(f"cannot open SQLite store {path!r}: {exc}") from None
+        # Statements built once (names are checked): the hot path only binds parameters.
+        self._sql_admit = (
+            f"INSERT INTO {self._nonces} (nonce, expires_us) VALUES (?, ?) "  # noqa: S608 - checked names
+            "ON CONFLICT (nonce) DO UPDATE SET expires_us = excluded.expires_us "
+            f"WHERE {self._nonces}.expires_us <= ? RETURNING nonce"
+        )
+        self._sql_record = f"INSERT INTO {self._decisions} (record) VALUES (?)"  # noqa: S608 - checked names
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -89,21 +97,38 @@ class SQLiteStore(Store):
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise ServiceUnavailableError(f"SQLite store {self._path!r}: {exc}") from None
+            except BaseException:
+                self._rollback()  # never leave a transaction open on the shared connection
+                raise
+
+    def _rollback(self) -> None:
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the transaction may already be gone
+                conn.execute("ROLLBACK")
 
     def admit_nonce(self, nonce: str, expires_at: datetime, now: datetime) -> None:
         expires_us, now_us = check_nonce(nonce, expires_at, now)
         with self._connection() as conn:
-            rows = conn.execute(
-                f"INSERT INTO {self._nonces} (nonce, expires_us) VALUES (?, ?) "  # noqa: S608 - checked names
-                "ON CONFLICT (nonce) DO UPDATE SET expires_us = excluded.expires_us "
-                f"WHERE {self._nonces}.expires_us <= ? RETURNING nonce",
-                (nonce, expires_us, now_us),
-            ).fetchall()
+            rows = conn.execute(self._sql_admit, (nonce, expires_us, now_us)).fetchall()
         if not rows:
             raise ReplayError(f"nonce {nonce!r} was already admitted")
+
+    def admit_and_record(
+        self, nonce: str, expires_at: datetime, now: datetime, record: Mapping[str, Any]
+    ) -> None:
+        """Nonce and audit record in one ``BEGIN IMMEDIATE`` transaction (one commit)."""
+        expires_us, now_us = check_nonce(nonce, expires_at, now)
+        text = encode_record(record)
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if not conn.execute(self._sql_admit, (nonce, expires_us, now_us)).fetchall():
+                conn.execute("ROLLBACK")
+                raise ReplayError(f"nonce {nonce!r} was already admitted")
+            conn.execute(self._sql_record, (text,))
+            conn.execute("COMMIT")
 
     def purge_expired(self, now: datetime) -> int:
         now_us = to_micros(now, "now")
@@ -143,7 +168,7 @@ class SQLiteStore(Store):
     def record_decision(self, record: Mapping[str, Any]) -> None:
         text = encode_record(record)
         with self._connection() as conn:
-            conn.execute(f"INSERT INTO {self._decisions} (record) VALUES (?)", (text,))  # noqa: S608 - checked names
+            conn.execute(self._sql_record, (text,))
 
     def list_decisions(self, *, after: int = 0, limit: int = 100) -> list[StoredDecision]:
         check_listing(after, limit)
@@ -153,6 +178,11 @@ class SQLiteStore(Store):
                 (after, limit),
             ).fetchall()
         return [decode_record(seq, text) for seq, text in rows]
+
+    def ping(self) -> None:
+        """One cheap round trip (``SELECT 1``); raises ServiceUnavailableError when it fails."""
+        with self._connection() as conn:
+            conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
         with self._lock:

@@ -6,9 +6,14 @@ must at least verify it), then full admissions per second with one reused ``Admi
 SQLite store (WAL, synchronous=normal) and on PostgreSQL (when reachable), each admission a
 distinct manifest (fresh nonce) for the same Bell circuit, and the same with the circuit
 analysis cache disabled (every admission parses the OpenQASM and expands its gates with
-qiskit). Prints rates and ratios to the raw rate (goal: >= 0.7).
+qiskit); then the same with ``--threads`` concurrent callers sharing one Admitter (as a
+gateway serves requests), and, on PostgreSQL, the cost of one round trip (``SELECT 1``) and
+of one durable commit (a one-row INSERT with ``synchronous_commit`` as the server has it):
+the floor of a sequential admission on PostgreSQL is the raw verify plus one such commit.
+Prints rates and ratios to the raw rate (goal: >= 0.7).
 
     python scripts/bench/bench_admission.py [--iterations N] [--alg NAME] [--postgres URL]
+        [--threads N]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +58,7 @@ def main() -> None:
             "QPROV_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument("--threads", type=int, default=4, help="concurrent callers (0: skip)")
     args = parser.parse_args()
     n = args.iterations
 
@@ -64,7 +71,7 @@ def main() -> None:
     print(f"qprov admission benchmark: {n} admissions, submitter {args.alg}, Bell circuit")
     print(f"python {sys.version.split()[0]}, {datetime.now(UTC).isoformat(timespec='seconds')}")
 
-    bundles = [env.bundle(signer="submitter").to_json() for _ in range(n + 1)]
+    bundles = [env.bundle(signer="submitter").to_json() for _ in range(2 * n + 1)]
     envelope = parse_bundle(bundles[0]).manifest
     pae, sig = envelope.pae(), envelope.signatures[0].sig
     public = submitter.public_key()
@@ -74,23 +81,56 @@ def main() -> None:
     trust, policy = env.trust, env.policy
     _ = CompositeSigner  # signer-less admissions: the decision is recorded, not signed
 
-    def bench(label: str, store: Store, cache: int) -> None:
+    def bench(label: str, store: Store, cache: int, threads: int = 0) -> None:
         admitter = Admitter(trust=trust, policy=policy, store=store, circuit_cache_size=cache)
         decisions = []
 
         def one(i: int) -> None:
             decisions.append(admitter.admit(bundles[i], BELL, now=NOW))
 
-        r = rate(one, n)
+        if threads:
+            with ThreadPoolExecutor(threads) as pool:
+                one(-1)
+                start = time.perf_counter()
+                list(pool.map(one, range(n, 2 * n)))  # bundles not used by the sequential run
+                r = n / (time.perf_counter() - start)
+            label = f"{label}, {threads} threads"
+        else:
+            r = rate(one, n)
         assert all(d.admitted for d in decisions), decisions[-1].failures
         print(f"{label:<52} {r:9.0f} /s   {r / raw:.2f}x")
+
+    def postgres_costs(url: str, ns: str) -> None:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            table = f"{ns}_bench_commit"
+            conn.execute(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, t text NOT NULL)")
+            try:
+                sync = conn.execute("SHOW synchronous_commit").fetchone()
+                text = "x" * 1600  # about an audit record
+                for what, sql, params in (
+                    ("  PostgreSQL round trip (SELECT 1)", "SELECT 1", None),
+                    (
+                        f"  PostgreSQL commit (INSERT, synchronous_commit={sync[0] if sync else '?'})",
+                        f"INSERT INTO {table} (t) VALUES (%s)",  # noqa: S608 - our own name
+                        (text,),
+                    ),
+                ):
+                    r = rate(lambda _: conn.execute(sql, params), min(n, 1000))  # noqa: B023
+                    print(f"{what:<52} {1e6 / r:9.0f} us")
+            finally:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
 
     # quota would refuse after a while: the benchmark policy has none
     policy = type(policy)(**{**policy.__dict__, "quota": None})
 
-    for cache, what in ((256, "circuit cache on"), (0, "circuit cache off")):
-        with open_store(f"sqlite:///{tmp / f'store-{cache}.db'}") as store:
-            bench(f"admit, SQLite store, {what}", store, cache)
+    runs = [(256, "circuit cache on", 0), (0, "circuit cache off", 0)]
+    if args.threads > 0:
+        runs.append((256, "circuit cache on", args.threads))
+    for cache, what, threads in runs:
+        with open_store(f"sqlite:///{tmp / f'store-{cache}-{threads}.db'}") as store:
+            bench(f"admit, SQLite store, {what}", store, cache, threads)
         ns = f"b{uuid.uuid4().hex[:12]}"
         try:
             store = open_store(args.postgres, namespace=ns)
@@ -98,7 +138,9 @@ def main() -> None:
             print(f"admit, PostgreSQL store: skipped ({exc})")
             continue
         try:
-            bench(f"admit, PostgreSQL store, {what}", store, cache)
+            bench(f"admit, PostgreSQL store, {what}", store, cache, threads)
+            if cache and not threads:
+                postgres_costs(args.postgres, ns)
         finally:
             store.close()
             import psycopg

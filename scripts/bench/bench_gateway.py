@@ -9,7 +9,15 @@ Every submission is a distinct signed manifest (admitted), so the replay store
 is written each time. Only loopback; bounded in count (--count) and time
 (--max-seconds per phase).
 
+Then jobs (``--jobs``, 0 to skip): ``JobGateway.submit()`` in this process
+(sequential: admit, log the decision, run on Aer, sign and log the receipt,
+checkpoints and proofs) against ``POST /v1/jobs`` of a gateway with ``[log]``
+and ``[jobs]`` (``--job-clients`` concurrent clients), jobs per second, p50/p99
+of each, and the ratio HTTP / in-process, with store and log both on SQLite,
+then both on PostgreSQL.
+
     python scripts/bench/bench_gateway.py [--count 300] [--clients 8] [--workers 2]
+        [--jobs 60] [--job-clients 4] [--job-threads 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/test] [--max-seconds 60]
 """
 
@@ -32,15 +40,19 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from qprov.admission import Admitter
+from qprov.backends import AerBackend
 from qprov.errors import ServiceUnavailableError
-from qprov.keys import CompositeSigner, generate_private_key
+from qprov.jobs import JobGateway
+from qprov.keys import CompositeSigner, generate_private_key, load_signer
 from qprov.manifest import create_manifest
 from qprov.policy import load_admission_policy
 from qprov.store import open_store
+from qprov.tlog import generate_signer, parse_skey
 from qprov.trust import load_trust
 
 ALG = "MLDSA65-Ed25519-SHA512"  # the default composite
@@ -67,10 +79,15 @@ def write_env(d: Path) -> CompositeSigner:
     submitter, gateway = generate_private_key(ALG), generate_private_key(ALG)
     (d / "submitter.pub").write_bytes(submitter.public_key().to_pem())
     (d / "gateway.pub").write_bytes(gateway.public_key().to_pem())
+    (d / "gateway.key").write_bytes(gateway.to_unencrypted_pem())
+    log_signers = [generate_signer("bench.qprov/log", alg) for alg in (0x01, 0x06)]
+    (d / "log.skey").write_text("".join(s.to_skey() + "\n" for s in log_signers))
+    vkeys = json.dumps([s.verifier().to_vkey() for s in log_signers])
     (d / "trust.toml").write_text(
         'version = 1\n[crypto]\nsignatures = "composite"\n'
         '[roles.submitter]\nkeys = [{ file = "submitter.pub" }]\n'
         '[roles.gateway]\nkeys = [{ file = "gateway.pub" }]\n'
+        f'[log]\norigin = "bench.qprov/log"\nvkeys = {vkeys}\n'
     )
     (d / "policy.toml").write_text(POLICY)
     return CompositeSigner(submitter)
@@ -120,13 +137,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gateway(d: Path, url: str, namespace: str, workers: int):  # type: ignore[no-untyped-def]
+def gateway(d: Path, url: str, namespace: str, workers: int, extra: str = ""):  # type: ignore[no-untyped-def]
     port = free_port()
     config = d / f"gw-{namespace}.toml"
     config.write_text(
         f'version = 1\ntrust = "trust.toml"\npolicy = "policy.toml"\nstore = {json.dumps(url)}\n'
         f'store_namespace = "{namespace}"\nhost = "127.0.0.1"\nport = {port}\n'
-        f'workers = {workers}\nlog_level = "warning"\nadmission_threads = 8\n'
+        f'workers = {workers}\nlog_level = "warning"\nadmission_threads = 8\n' + extra
     )
     log = (d / f"gw-{namespace}.log").open("wb")
     proc = subprocess.Popen(
@@ -145,7 +162,7 @@ def gateway(d: Path, url: str, namespace: str, workers: int):  # type: ignore[no
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers import qiskit and warm Aer up
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError("gateway exited at start")
@@ -167,9 +184,9 @@ def gateway(d: Path, url: str, namespace: str, workers: int):  # type: ignore[no
 
 
 def over_http(
-    base: str, items: list[bytes], clients: int, budget: float
+    base: str, items: list[bytes], clients: int, budget: float, path: str = "/v1/admissions"
 ) -> tuple[float, list[float]]:
-    """Admissions per second and per-request latencies with ``clients`` concurrent clients."""
+    """Admissions (or jobs) per second and per-request latencies with ``clients`` clients."""
     bodies = [
         json.dumps({"bundle": json.loads(b), "circuit": base64.b64encode(BELL).decode()}).encode()
         for b in items
@@ -185,7 +202,7 @@ def over_http(
         if session is None:
             session = local.session = requests.Session()
         t0 = time.perf_counter()
-        response = session.post(base + "/v1/admissions", data=body, headers=headers, timeout=60)
+        response = session.post(base + path, data=body, headers=headers, timeout=120)
         elapsed = time.perf_counter() - t0
         assert response.status_code == 200, response.text
         assert response.json()["verdict"] == "admitted", response.text
@@ -199,6 +216,94 @@ def over_http(
     return len(latencies) / wall, latencies
 
 
+def jobs_in_process(
+    d: Path, store_url: str, log_url: str, namespace: str, items: list[bytes], budget: float
+) -> tuple[float, list[float]]:
+    """Sequential ``JobGateway.submit()``: jobs per second and latencies."""
+    lines = (d / "log.skey").read_text().splitlines()
+    with (
+        open_store(store_url, namespace=namespace) as store,
+        JobGateway(
+            trust=load_trust(d / "trust.toml"),
+            policy=load_admission_policy(d / "policy.toml"),
+            store=store,
+            log=log_url,
+            signer=load_signer(f"file:{d / 'gateway.key'}"),
+            log_signers=[parse_skey(line) for line in lines if line.strip()],
+            backend=AerBackend(names=("aer",)),
+        ) as jobs,
+    ):
+        assert jobs.submit(items[0], BELL).admitted  # warm-up (qiskit, Aer, caches)
+        latencies: list[float] = []
+        t0 = time.perf_counter()
+        for item in items[1:]:
+            s = time.perf_counter()
+            outcome = jobs.submit(item, BELL)
+            latencies.append(time.perf_counter() - s)
+            assert outcome.admitted
+            assert outcome.receipt_bundle is not None
+            if time.perf_counter() - t0 > budget:
+                break
+        return len(latencies) / (time.perf_counter() - t0), latencies
+
+
+def jobs_config(log_url: str, threads: int) -> str:
+    return (
+        'signing_key = "file:gateway.key"\n'
+        f'[log]\nurl = {json.dumps(log_url)}\nkeys = "log.skey"\n'
+        f'[jobs]\nbackend_names = ["aer"]\nthreads = {threads}\n'
+    )
+
+
+def bench_jobs(d: Path, signer: CompositeSigner, stores: list[tuple[str, str]], args: Any) -> None:
+    n = max(5, min(args.jobs, 2000))
+    print(
+        f"\n# jobs: {n} distinct manifests per phase (Bell, 100 shots, Aer), "
+        f"{args.job_clients} HTTP clients, {args.workers} workers x {args.job_threads} job threads"
+    )
+    print(
+        f"{'store+log':<11} {'in-proc/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'HTTP/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'n':>5}"
+    )
+    for name, url in stores:
+        ns_in, ns_http = f"ji{uuid.uuid4().hex[:10]}", f"jh{uuid.uuid4().hex[:10]}"
+        if name == "sqlite":
+            log_in, log_http = (
+                f"sqlite:///{d / (ns_in + '-log.db')}",
+                f"sqlite:///{d / (ns_http + '-log.db')}",
+            )
+        else:
+            log_in, log_http = f"{url}?schema={ns_in}", f"{url}?schema={ns_http}"
+        try:
+            rate_in, lat_in = jobs_in_process(
+                d, url, log_in, ns_in, bundles(signer, n + 1), args.max_seconds
+            )
+            extra = jobs_config(log_http, args.job_threads)
+            with gateway(d, url, ns_http, args.workers, extra) as base:
+                rate_http, lat = over_http(
+                    base,
+                    bundles(signer, n + args.job_clients),
+                    args.job_clients,
+                    args.max_seconds,
+                    "/v1/jobs",
+                )
+        finally:
+            if name == "postgresql":
+                import psycopg
+
+                with psycopg.connect(url, autocommit=True) as conn:
+                    for ns in (ns_in, ns_http):
+                        for table in ("nonces", "quota", "decisions"):
+                            conn.execute(f"DROP TABLE IF EXISTS {ns}_{table}")
+                        conn.execute(f'DROP SCHEMA IF EXISTS "{ns}" CASCADE')
+        print(
+            f"{name:<11} {rate_in:>10.1f} {1000 * statistics.median(lat_in):>8.1f} "
+            f"{1000 * pct(lat_in, 0.99):>8.1f} {rate_http:>8.1f} "
+            f"{1000 * statistics.median(lat):>8.1f} {1000 * pct(lat, 0.99):>8.1f} "
+            f"{rate_http / rate_in:>6.2f} {len(lat):>5}"
+        )
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -210,6 +315,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="per phase")
+    parser.add_argument("--jobs", type=int, default=60, help="jobs per phase (0: skip)")
+    parser.add_argument("--job-clients", type=int, default=4)
+    parser.add_argument("--job-threads", type=int, default=2, help="[jobs] threads")
+    parser.add_argument("--skip-admissions", action="store_true")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
@@ -235,7 +344,7 @@ def main() -> None:
             f"{'store':<11} {'in-process/s':>13} {'HTTP/s':>9} {'ratio':>6} "
             f"{'p50 ms':>8} {'p99 ms':>8} {'n':>5}"
         )
-        for name, url in stores:
+        for name, url in [] if args.skip_admissions else stores:
             ns_in, ns_http = f"bi{uuid.uuid4().hex[:10]}", f"bh{uuid.uuid4().hex[:10]}"
             try:
                 rate_in = in_process(d, url, ns_in, bundles(signer, count + 1), args.max_seconds)
@@ -256,6 +365,8 @@ def main() -> None:
                 f"{1000 * statistics.median(lat):>8.2f} {1000 * pct(lat, 0.99):>8.2f} "
                 f"{len(lat):>5}"
             )
+        if args.jobs > 0:
+            bench_jobs(d, signer, stores, args)
 
 
 if __name__ == "__main__":

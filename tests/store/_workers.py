@@ -65,3 +65,35 @@ def consume_many(
         results = list(pool.map(attempt, range(attempts)))
     store.close()
     return sum(results), len(results) - sum(results)
+
+
+def admit_and_record_many(
+    url: str,
+    namespace: str,
+    nonce: str,
+    attempts: int,
+    now: datetime,
+    expires_at: datetime,
+    barrier: Any,
+) -> tuple[int, int]:
+    """Try ``admit_and_record`` of ``nonce`` ``attempts`` times from threads; (admitted, replayed).
+
+    Each attempt carries its own "admitted" audit record naming the process and attempt.
+    """
+    import os
+
+    store = open_store(url, namespace=namespace)
+
+    def attempt(i: int) -> bool:
+        record = {"verdict": "admitted", "nonce": nonce, "pid": os.getpid(), "attempt": i}
+        try:
+            store.admit_and_record(nonce, expires_at, now, record)
+        except ReplayError:
+            return False
+        return True
+
+    barrier.wait()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(attempts)))
+    store.close()
+    return sum(results), len(results) - sum(results)

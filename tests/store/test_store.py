@@ -20,12 +20,13 @@ from qprov.errors import (
 )
 from qprov.store import QuotaExceededError, Store, open_store
 
-from ._workers import Backend, admit_many, consume_many
+from ._workers import Backend, admit_and_record_many, admit_many, consume_many
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)
 PROCESSES = 4
 ATTEMPTS = 200
+AUDIT_BACKENDS = ["sqlite", "postgresql"]  # the backends that keep audit records
 
 
 # -- replay ---------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def _spawn(
     target: object,
     args: tuple[object, ...],
 ) -> list[tuple[int, int]]:
-    queue = ctx.Queue()  # type: ignore[attr-defined]
+    queue = ctx.Queue()
     procs = [
         ctx.Process(target=_child, args=(queue, target, (*args, barrier)))  # type: ignore[attr-defined]
         for _ in range(PROCESSES)
@@ -209,6 +210,103 @@ def test_audit_records(backend: Backend, store: Store) -> None:
         store.list_decisions(limit=0)
 
 
+# -- nonce and audit record together ----------------------------------------------------
+
+
+def test_admit_and_record_writes_both_or_neither(store: Store) -> None:
+    if not store.supports_audit:
+        # Redis keeps no audit records: refused, and the nonce is not consumed.
+        with pytest.raises(ConfigError, match="no audit records"):
+            store.admit_and_record("ar-1", LATER, NOW, {"verdict": "admitted"})
+        store.admit_nonce("ar-1", LATER, NOW)
+        return
+    store.admit_and_record("ar-1", LATER, NOW, {"verdict": "admitted", "i": 1})
+    assert [r.record for r in store.list_decisions()] == [{"verdict": "admitted", "i": 1}]
+    # Replayed: ReplayError, no record; the nonce is the one admit_nonce sees.
+    with pytest.raises(ReplayError, match="already admitted"):
+        store.admit_and_record("ar-1", LATER, NOW + timedelta(minutes=1), {"i": 2})
+    with pytest.raises(ReplayError):
+        store.admit_nonce("ar-1", LATER, NOW)
+    store.admit_nonce("ar-2", LATER, NOW)
+    with pytest.raises(ReplayError):
+        store.admit_and_record("ar-2", LATER, NOW, {"i": 3})
+    assert [r.record["i"] for r in store.list_decisions()] == [1]
+    # Bad arguments and bad records consume nothing and record nothing.
+    with pytest.raises(ExpiredError):
+        store.admit_and_record("ar-3", NOW, NOW, {"i": 4})
+    with pytest.raises(MalformedInputError, match="JSON"):
+        store.admit_and_record("ar-3", LATER, NOW, {"bad": object()})
+    with pytest.raises(MalformedInputError, match="printable"):
+        store.admit_and_record("a\nb", LATER, NOW, {"i": 5})
+    assert [r.record["i"] for r in store.list_decisions()] == [1]
+    store.admit_and_record("ar-3", LATER, NOW, {"i": 6})  # still fresh
+    # After its expiry a nonce may be admitted again, with its new record.
+    store.admit_and_record("ar-3", LATER + timedelta(minutes=5), LATER, {"i": 7})
+    assert [r.record["i"] for r in store.list_decisions()] == [1, 6, 7]
+    # The refusal is then recorded on its own, as admission does.
+    store.record_decision({"verdict": "refused", "i": 8})
+    records = store.list_decisions()
+    assert [r.record["i"] for r in records] == [1, 6, 7, 8]
+    assert [r.seq for r in records] == sorted(r.seq for r in records)
+
+
+@pytest.mark.parametrize("backend", AUDIT_BACKENDS, indirect=True)
+def test_admit_and_record_atomic_under_concurrency(backend: Backend) -> None:
+    """200 concurrent attempts on one nonce: one admitted, one "admitted" record.
+
+    (Redis keeps no audit records; its refusal is tested above.)
+    """
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(PROCESSES)
+    results = _spawn(
+        ctx,
+        barrier,
+        admit_and_record_many,
+        (backend.url, backend.namespace, "contested", ATTEMPTS // PROCESSES, NOW, LATER),
+    )
+    assert sum(r[0] for r in results) == 1
+    assert sum(r[0] + r[1] for r in results) == ATTEMPTS
+    check = backend.open()
+    try:
+        records = [r.record for r in check.list_decisions(limit=10_000)]
+        with pytest.raises(ReplayError):
+            check.admit_nonce("contested", LATER, NOW)
+    finally:
+        check.close()
+    assert len(records) == 1
+    assert records[0]["verdict"] == "admitted"
+    assert records[0]["nonce"] == "contested"
+
+
+@pytest.mark.parametrize("backend", AUDIT_BACKENDS, indirect=True)
+def test_admit_and_record_and_admit_nonce_race_on_one_nonce(backend: Backend) -> None:
+    """Both entry points share one nonce table: across them, one admission in total."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(PROCESSES)
+    queue = ctx.Queue()
+    args = (backend.url, backend.namespace, "mixed", ATTEMPTS // PROCESSES, NOW, LATER, barrier)
+    procs = [
+        ctx.Process(
+            target=_child,
+            args=(queue, admit_and_record_many if i % 2 else admit_many, args),
+        )
+        for i in range(PROCESSES)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+        assert proc.exitcode == 0
+    assert sum(r[0] for r in results) == 1
+    check = backend.open()
+    try:
+        records = check.list_decisions(limit=10_000)
+    finally:
+        check.close()
+    assert len(records) <= 1  # one record if admit_and_record won, none if admit_nonce did
+
+
 # -- failures -------------------------------------------------------------------------
 
 
@@ -235,6 +333,9 @@ def test_closed_store_refuses_work(store: Store) -> None:
     store.close()
     with pytest.raises(ServiceUnavailableError, match="closed"):
         store.admit_nonce("after-close", LATER, NOW)
+    if store.supports_audit:
+        with pytest.raises(ServiceUnavailableError, match="closed"):
+            store.admit_and_record("after-close", LATER, NOW, {"verdict": "admitted"})
 
 
 @pytest.mark.parametrize(
