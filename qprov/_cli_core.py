@@ -171,7 +171,7 @@ def sign(file: str, key: str, payload_type: str | None, output: str) -> None:
 
 @click.command("verify-envelope")
 @click.argument("file", type=_FILE)
-@click.option("--trust", "trust_file", required=True, type=_FILE, help="Trust file (TOML).")
+@click.option("--trust", required=True, type=_FILE, help="Trust file (TOML).")
 @click.option("--role", required=True, help="Role whose keys must have signed.")
 @click.option("--payload-type", default=None, help="Require this payloadType.")
 @click.option(
@@ -185,18 +185,18 @@ def sign(file: str, key: str, payload_type: str | None, output: str) -> None:
     "--json", "as_json", is_flag=True, help="Print a JSON verdict instead of the payload."
 )
 def verify_envelope(
-    file: str, trust_file: str, role: str, payload_type: str | None, output: str, as_json: bool
+    file: str, trust: str, role: str, payload_type: str | None, output: str, as_json: bool
 ) -> None:
     """Verify a DSSE envelope; print the verified payload bytes."""
     from qprov.dsse import parse_envelope
     from qprov.dsse import verify_envelope as verify
     from qprov.trust import load_trust
 
-    trust = load_trust(trust_file)
-    trust.role(role)
+    store = load_trust(trust)
+    store.role(role)
     try:
         envelope = parse_envelope(read_input(file, what="envelope"))
-        verified = verify(envelope, trust, role, payload_type=payload_type)
+        verified = verify(envelope, store, role, payload_type=payload_type)
     except Error as exc:
         if as_json:
             click.echo(
