@@ -15,6 +15,7 @@ import io
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -149,7 +150,9 @@ class SafeZip:
                         name, member_total, info.compress_size, len(chunk)
                     )
                     yield chunk
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError, zlib.error
+        ) as exc:
             raise MalformedInputError(f"{self.label}: member {name!r} is corrupt: {exc}") from exc
 
     def read(self, name: str) -> bytes:

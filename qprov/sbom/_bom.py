@@ -16,13 +16,15 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.bom_ref import BomRef
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.dependency import Dependency
-from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.schema.schema import SchemaVersion1Dot6
 from packageurl import PackageURL
 
 from qprov import __version__
 from qprov.errors import MalformedInputError
 from qprov.sbom._cbom import DEFAULT_ALGORITHMS, cbom_components, cbom_dependencies
+from qprov.sbom._gc import paused_gc
 from qprov.sbom._graph import resolve_graph
 from qprov.sbom._metadata import spdx_normalize
 from qprov.sbom._model import BundledFile, CryptoLibrary, EmbeddedSbom, Inventory, Package
@@ -83,6 +85,18 @@ def _frozen(component: Component) -> Component:
         key = getattr(Component, _COMPARABLE_TUPLE)(component)
         setattr(component, _COMPARABLE_TUPLE, lambda: key)
     return component
+
+
+_DEPENDENCY_TUPLE = "_Dependency__comparable_tuple"
+_CAN_FREEZE_DEPENDENCY = callable(getattr(Dependency, _DEPENDENCY_TUPLE, None))
+
+
+def _frozen_dependency(dependency: Dependency) -> Dependency:
+    """As :func:`_frozen`, for a complete :class:`Dependency` (ref and children)."""
+    if _CAN_FREEZE and _CAN_FREEZE_DEPENDENCY:
+        key = getattr(Dependency, _DEPENDENCY_TUPLE)(dependency)
+        setattr(dependency, _DEPENDENCY_TUPLE, lambda: key)
+    return dependency
 
 
 def _props(pairs: Iterable[tuple[str, str]]) -> list[Property]:
@@ -440,13 +454,99 @@ class _Builder:
                     self._edge(source, part)
         meta_props.append(("qprov:bundled:count", str(self.bundled_count)))
         bom.metadata.properties = _props(meta_props)
-        for source in sorted(self.dependencies):
-            # As for components: attach the children after the sorted insertion.
-            dependency = Dependency(ref=BomRef(source))
-            bom.dependencies.add(dependency)
-            dependency.dependencies = [Dependency(ref=BomRef(t))
-                                       for t in sorted(self.dependencies[source])]
+        # One leaf per target, shared by its sources; every key frozen before any
+        # sorted set compares it, and the whole set sorted once.
+        leaves: dict[str, Dependency] = {}
+
+        def leaf(ref: str) -> Dependency:
+            found = leaves.get(ref)
+            if found is None:
+                found = leaves[ref] = _frozen_dependency(Dependency(ref=BomRef(ref)))
+            return found
+
+        bom.dependencies = [
+            _frozen_dependency(Dependency(ref=BomRef(source),
+                                          dependencies=[leaf(t) for t in sorted(targets)]))
+            for source, targets in sorted(self.dependencies.items())
+        ]
         return bom
+
+
+# What JsonV1Dot6.generate() adds around the model's own serialisation.
+_JSON_CORE = {
+    "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.6",
+}
+# Off: always render through JsonV1Dot6 (the tests compare both renderings).
+_FAST_RENDER = True
+
+
+def _is_normalized(bom: Bom) -> bool:
+    """True when JsonV1Dot6's preparation steps would leave ``bom`` unchanged.
+
+    Before serialising, ``JsonV1Dot6.generate()`` runs ``Bom.validate()`` (which
+    registers a dependency entry for every top-level component, with a linear
+    search per component, and raises on unknown refs or a license expression
+    next to other licenses), gives random refs to components without a unique
+    bom-ref (``BomRefDiscriminator``) and rebuilds the whole dependency set
+    flattened and merged (``BomDependencyGraphFlatMerger``). qprov's builder
+    already produces unique explicit refs and a flat, merged graph whose refs
+    all exist; this checks exactly that in linear time. If anything differs,
+    the caller falls back to the library's own path, which then normalises or
+    raises as it always did.
+    """
+    if bom.services or bom.vulnerabilities:
+        return False
+    refs: set[str] = set()
+    tops: list[Component] = list(bom.components)
+    if bom.metadata.component is not None:
+        tops.append(bom.metadata.component)
+    stack = list(tops)
+    while stack:
+        component = stack.pop()
+        value = component.bom_ref.value
+        if value is None or value in refs:
+            return False
+        refs.add(value)
+        licenses: Iterable[License] = component.licenses
+        if len(component.licenses) > 1 and any(
+            isinstance(li, LicenseExpression) for li in licenses
+        ):
+            return False
+        stack.extend(component.components)
+    if len(bom.metadata.licenses) > 1 and any(
+        isinstance(li, LicenseExpression) for li in bom.metadata.licenses
+    ):
+        return False
+    sources: set[str] = set()
+    for dependency in bom.dependencies:
+        value = dependency.ref.value
+        if value is None or value in sources or value not in refs:
+            return False
+        sources.add(value)
+    for dependency in bom.dependencies:
+        for child in dependency.dependencies:
+            if len(child.dependencies) or child.ref.value not in sources:
+                return False
+    return all(component.bom_ref.value in sources for component in tops)
+
+
+def _render(bom: Bom) -> tuple[str, dict[str, Any]]:
+    """``JsonV1Dot6(bom).output_as_string(indent=2)`` and the parsed document.
+
+    The model is serialised by cyclonedx-python-lib itself (its py_serializable
+    ``as_json`` for the 1.6 view, then the same ``json.loads``/``dumps`` as
+    ``JsonV1Dot6``); only the preparation steps that cannot change a
+    normalised BOM (:func:`_is_normalized`) are skipped. Besides the text, the
+    dict it was dumped from is returned, so validation needs no second parse.
+    """
+    if not (_FAST_RENDER and _is_normalized(bom)):
+        text = JsonV1Dot6(bom).output_as_string(indent=2)
+        return text, json.loads(text)
+    document: dict[str, Any] = json.loads(bom.as_json(view_=SchemaVersion1Dot6))  # type: ignore[attr-defined]
+    document.update(_JSON_CORE)
+    return json.dumps(document, indent=2), document
 
 
 def build_sbom(
@@ -465,11 +565,12 @@ def build_sbom(
     validated against the CycloneDX 1.6 strict schema unless ``validate`` is False.
     """
     chosen = list(DEFAULT_ALGORITHMS) if algorithms is None else list(algorithms)
-    bom = _Builder(inventory, chosen).build(timestamp)
-    text = JsonV1Dot6(bom).output_as_string(indent=2)
-    document = json.loads(text)
-    if validate:
-        validate_cyclonedx_json(document)
+    with paused_gc():
+        bom = _Builder(inventory, chosen).build(timestamp)
+        text, document = _render(bom)
+        del bom
+        if validate:
+            validate_cyclonedx_json(document)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     serial = f"urn:uuid:{uuid.uuid5(SERIAL_NAMESPACE, digest)}"
     if text.count(_NIL_SERIAL) != 1:

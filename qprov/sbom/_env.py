@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from qprov.errors import EnvironmentProblemError, MalformedInputError
 from qprov.sbom import _probe
+from qprov.sbom._gc import paused_gc
 from qprov.sbom._installed import read_dist_info
 from qprov.sbom._model import Inventory, Package, ProgressCallback
 
@@ -107,23 +108,24 @@ def _scan(
     packages: dict[str, Package] = {}
     errors: list[str] = []
     total = len(paths)
-    for done, dist_info in enumerate(paths, start=1):
-        try:
-            package = read_dist_info(
-                dist_info, include_extensions=include_extensions,
-                current_interpreter=current_interpreter,
-            )
-        except MalformedInputError as exc:
-            errors.append(str(exc))
-            _LOG.warning("skipping %s: %s", dist_info, exc)
-        else:
-            key = package.metadata.canonical_name
-            if key in packages:
-                _LOG.info("%s shadowed by %s", dist_info, packages[key].location)
+    with paused_gc():
+        for done, dist_info in enumerate(paths, start=1):
+            try:
+                package = read_dist_info(
+                    dist_info, include_extensions=include_extensions,
+                    current_interpreter=current_interpreter,
+                )
+            except MalformedInputError as exc:
+                errors.append(str(exc))
+                _LOG.warning("skipping %s: %s", dist_info, exc)
             else:
-                packages[key] = package
-        if progress is not None:
-            progress(done, total, dist_info.name)
+                key = package.metadata.canonical_name
+                if key in packages:
+                    _LOG.info("%s shadowed by %s", dist_info, packages[key].location)
+                else:
+                    packages[key] = package
+            if progress is not None:
+                progress(done, total, dist_info.name)
     if errors and on_error == "raise":
         raise MalformedInputError(
             f"{len(errors)} broken distribution(s): " + "; ".join(sorted(errors))

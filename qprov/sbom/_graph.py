@@ -89,6 +89,11 @@ def resolve_graph(
             return True
         return False
 
+    # Each (requirement, extra) is evaluated once and each (package, requirement)
+    # linked once: the loop below repeats until no extra is added, and a repeated
+    # evaluation or link gives the same answer and changes nothing.
+    applies: dict[tuple[int, str], bool] = {}
+    linked: set[tuple[str, int]] = set()
     for requirement in root_requirements or []:
         if _applies(requirement, environment, ""):
             _link(None, requirement)
@@ -98,6 +103,13 @@ def resolve_graph(
         for name, package in by_name.items():
             for extra in ("", *sorted(graph.extras[name])):
                 for requirement in package.metadata.requires_dist:
-                    if _applies(requirement, environment, extra) and _link(name, requirement):
+                    key = (id(requirement), extra)
+                    ok = applies.get(key)
+                    if ok is None:
+                        ok = applies[key] = _applies(requirement, environment, extra)
+                    if not ok or (name, id(requirement)) in linked:
+                        continue
+                    linked.add((name, id(requirement)))
+                    if _link(name, requirement):
                         changed = True
     return graph

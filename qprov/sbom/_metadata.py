@@ -161,7 +161,7 @@ def parse_metadata(data: bytes, *, origin: str) -> Metadata:
     for line in raw.get("requires_dist", []):
         try:
             requirements.append(Requirement(line))
-        except InvalidRequirement:
+        except (InvalidRequirement, SyntaxError):  # packaging: SyntaxError on NUL
             invalid.append(line)
     license_info = resolve_license(
         raw.get("license_expression"), raw.get("license"), list(raw.get("classifiers", []))

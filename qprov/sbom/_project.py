@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ def _requirements(lines: list[Any]) -> tuple[tuple[Requirement, ...], tuple[str,
     for line in lines:
         try:
             good.append(Requirement(str(line)))
-        except InvalidRequirement:
+        except (InvalidRequirement, SyntaxError):  # packaging: SyntaxError on NUL
             bad.append(str(line))
     return tuple(good), tuple(bad)
 
@@ -164,7 +166,7 @@ def _from_pylock(path: Path) -> tuple[list[Package], list[Requirement]]:
                 parsed = Requirement(f"x; {marker}").marker
                 if parsed is not None and not parsed.evaluate(environment):
                     continue
-            except InvalidRequirement as exc:
+            except (InvalidRequirement, SyntaxError) as exc:
                 raise MalformedInputError(f"{path}: packages[{index}]: bad marker") from exc
         deps = [d["name"] for d in entry.get("dependencies", [])
                 if isinstance(d, dict) and isinstance(d.get("name"), str)]
@@ -210,7 +212,7 @@ def _from_requirements(path: Path) -> tuple[list[Package], list[Requirement], li
         spec = _REQ_HASH.sub("", line).strip()
         try:
             requirement = Requirement(spec)
-        except InvalidRequirement as exc:
+        except (InvalidRequirement, SyntaxError) as exc:
             errors.append(f"line {number}: {exc}")
             continue
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
@@ -264,6 +266,17 @@ def _root_edges(
     return others
 
 
+@contextmanager
+def _well_typed(path: Path) -> Iterator[None]:
+    """A field of the wrong JSON/TOML type in ``path`` is malformed input, not a crash."""
+    try:
+        yield
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise MalformedInputError(
+            f"{path}: a field has the wrong type or form: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def scan_project(
     directory: Path, *, report: Path | None = None, progress: ProgressCallback | None = None
 ) -> Inventory:
@@ -273,14 +286,17 @@ def scan_project(
     """
     if not directory.is_dir():
         raise MalformedInputError(f"{directory}: not a directory")
-    root = _root_package(directory)
+    with _well_typed(directory / "pyproject.toml"):
+        root = _root_package(directory)
     markers = current_markers()
     properties: dict[str, str] = {}
     if report is not None:
-        packages, markers, roots = _from_report(report)
+        with _well_typed(report):
+            packages, markers, roots = _from_report(report)
         properties["qprov:project:source"] = "pip-report"
     elif (directory / "pylock.toml").is_file():
-        packages, roots = _from_pylock(directory / "pylock.toml")
+        with _well_typed(directory / "pylock.toml"):
+            packages, roots = _from_pylock(directory / "pylock.toml")
         properties["qprov:project:source"] = "pylock.toml"
     elif (directory / "requirements.txt").is_file():
         packages, roots, unpinned = _from_requirements(directory / "requirements.txt")
@@ -294,7 +310,8 @@ def scan_project(
     if progress is not None:
         progress(1, 1, directory.name)
     if root is not None:
-        roots = _root_edges(root, packages, roots, markers)
+        with _well_typed(report or directory):
+            roots = _root_edges(root, packages, roots, markers)
         own = root.metadata.canonical_name
         packages = [p for p in packages if p.metadata.canonical_name != own]
     unique: dict[str, Package] = {}

@@ -33,6 +33,10 @@ _MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 
 _B64_SHA256 = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# The usual row, checked in one C call: unquoted path without NUL or CR, an empty or
+# lower-case sha256 hash, an empty or ASCII-digit size. Anything else (quotes, other
+# algorithms, errors) takes the general path below, which decides as before.
+_PLAIN_ROW = re.compile(r'([^",\r\x00]+),(?:sha256=([A-Za-z0-9_-]{43}))?,([0-9]*)\r?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,15 @@ def parse_record(text: str) -> list[RecordEntry]:
     if len(text) > _MAX_RECORD_BYTES:
         raise MalformedInputError("RECORD is larger than 64 MiB")
     entries: list[RecordEntry] = []
+    append = entries.append
+    plain = _PLAIN_ROW.fullmatch
     for number, raw_line in enumerate(text.split("\n"), start=1):
+        match = plain(raw_line)
+        if match is not None:
+            path, value, size_text = match.groups()
+            append(RecordEntry(path, "sha256" if value else None, value,
+                               int(size_text) if size_text else None))
+            continue
         line = raw_line.removesuffix("\r")
         if not line.strip():
             continue

@@ -12,7 +12,9 @@ separate virtual environment so it does not change the scanned one::
 
 Both tools scan the same interpreter. Reported per run: components (nested
 included), components with a hash, bundled native libraries found, best wall
-time of N runs; then the ratios qprov / cyclonedx-py, and the time of
+time of N runs and best CPU time (user + sys of the process and its children,
+steadier than wall time on a loaded machine); then the ratios
+qprov / cyclonedx-py, and the time of
 `qprov sbom env --verify-record` (every RECORD file re-hashed).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,11 +51,16 @@ def _bundled(component: dict[str, Any]) -> bool:
 
 def _measure(label: str, command: list[str], output: Path, repeat: int) -> dict[str, Any]:
     best = float("inf")
+    best_cpu = float("inf")
     code = 0
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(command, capture_output=True, check=False)
         best = min(best, time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime
+                       + after.ru_stime - before.ru_stime)
         code = result.returncode
     if code != 0:
         sys.exit(f"{label} failed ({code}): {result.stderr.decode()[-500:]}")
@@ -61,6 +69,7 @@ def _measure(label: str, command: list[str], output: Path, repeat: int) -> dict[
     return {
         "label": label,
         "seconds": best,
+        "cpu": best_cpu,
         "components": len(everything),
         "top_level": len(doc.get("components", [])),
         "with_hashes": sum(1 for c in everything if c.get("hashes")),
@@ -92,13 +101,15 @@ def main() -> None:
         start = time.perf_counter()
         verify = subprocess.run([*base, "--verify-record"], capture_output=True, check=False)
         verify_seconds = time.perf_counter() - start
-    print(f"{'tool':32} {'wall s':>8} {'comps':>6} {'top':>5} {'hashed':>7} {'bundled':>8}")
+    print(f"{'tool':32} {'wall s':>8} {'cpu s':>6} {'comps':>6} {'top':>5} {'hashed':>7} "
+          f"{'bundled':>8}")
     for row in rows:
-        print(f"{row['label']:32} {row['seconds']:8.3f} {row['components']:6d} "
+        print(f"{row['label']:32} {row['seconds']:8.3f} {row['cpu']:6.3f} {row['components']:6d} "
               f"{row['top_level']:5d} {row['with_hashes']:7d} {row['bundled']:8d}")
     ref = rows[0]
     for row in rows[2:]:
         print(f"{row['label']} / cyclonedx-py --no-validate: time x{row['seconds'] / ref['seconds']:.2f}, "
+              f"cpu x{row['cpu'] / ref['cpu']:.2f}, "
               f"components x{row['components'] / max(ref['components'], 1):.2f}, "
               f"hashed {row['with_hashes']} vs {ref['with_hashes']}, "
               f"bundled {row['bundled']} vs {ref['bundled']}")
