@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NewType
 
+from qprov._io import atomic_write
 from qprov.errors import EnvironmentProblemError, MalformedInputError, ProofError
 from qprov.tlog import _merkle
 from qprov.tlog._bundle import ProofBundle
@@ -30,22 +30,8 @@ _CACHE_LIMIT = 1 << 18
 
 
 def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and os.replace (never partial)."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise EnvironmentProblemError(f"cannot write {target}: {exc}") from None
+    """Write ``data`` to ``path`` atomically, creating parent directories (never partial)."""
+    atomic_write(path, data, make_parents=True)
 
 
 class Log:
