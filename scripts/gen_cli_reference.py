@@ -104,7 +104,12 @@ def _command_section(cmd: click.Command, ctx: click.Context, path: list[str]) ->
             rows.append((name, _type_name(param), required, "", "", "argument"))
             continue
         assert isinstance(param, click.Option)
-        names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+        opts = [*param.opts, *param.secondary_opts]
+        if param.name == "help":
+            # click caches the help option on the command from the first context it
+            # saw; the names in force are the context's (``-h`` comes from the root).
+            opts = list(ctx.help_option_names)
+        names = ", ".join(f"`{o}`" for o in opts)
         env = _envvar(param, ctx)
         if param.name in ("help", "version"):
             env = None
