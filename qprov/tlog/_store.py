@@ -20,7 +20,7 @@ import re
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,7 +137,9 @@ class SqliteStore:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
@@ -173,7 +175,11 @@ class SqliteStore:
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite may already have rolled back (e.g. SQLITE_FULL): a second
+                # ROLLBACK would fail and hide the real error.
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
         return TreeState(size, root, tuple(frontier))
 
