@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -343,10 +344,18 @@ def _translate(exc: BaseException, what: str) -> MalformedInputError:
     return MalformedInputError(f"{what}: {reason[:500]}")
 
 
+#: qiskit's OpenQASM parsers are not safe to run from several threads at once (the
+#: OpenQASM 2 parser was seen to crash the process with a segfault when three threads
+#: parsed together), and the gateway decides admissions on a thread pool: parse one
+#: circuit at a time. The gateway caches parsed circuits by digest, so this costs little.
+_PARSER_LOCK = threading.Lock()
+
+
 def _run_parser(what: str, parse: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a qiskit parser, translating everything it raises."""
+    """Call a qiskit parser (one at a time), translating everything it raises."""
     try:
-        return parse(*args, **kwargs)
+        with _PARSER_LOCK:
+            return parse(*args, **kwargs)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except RecursionError:

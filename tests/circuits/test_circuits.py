@@ -396,3 +396,20 @@ def test_arbitrary_bytes_give_a_circuit_or_a_qprov_error(data: bytes) -> None:
     except Error:
         return
     assert facts.digest == circuit_digest(data)
+
+
+def test_parsing_from_many_threads_at_once_is_safe() -> None:
+    """qiskit's OpenQASM parsers crashed the process when threads parsed together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qprov.circuits import analyze_circuit
+
+    qasm2 = b'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\n'
+    qasm2 += b"cx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n"
+    qasm3 = b'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\n'
+    qasm3 += b"cx q[0], q[1];\nc = measure q;\n"
+    inputs = [qasm2 if i % 2 else qasm3 for i in range(60)]
+    with ThreadPoolExecutor(6) as pool:
+        facts = list(pool.map(analyze_circuit, inputs))
+    assert {f.num_qubits for f in facts} == {2, 3}
+    assert all(f.gate_counts.get("cx") for f in facts)
