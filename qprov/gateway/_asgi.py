@@ -27,8 +27,11 @@ FACTORY: Final = "qprov.gateway._asgi:app_from_env"
 
 def app_from_env() -> FastAPI:
     """The gateway application for the configuration file named by ``QPROV_GATEWAY_CONFIG``."""
+    import logging
+
     from qprov.gateway._app import create_app
 
+    logging.captureWarnings(True)  # every line on stderr is JSON (see _logging.log_config)
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"set {CONFIG_ENV} to the gateway configuration file")

@@ -43,12 +43,15 @@ def serve(config_file: str, host: str | None, port: int | None, workers: int | N
     The trust file, policy and signing key are checked before the port is bound;
     a store that is unreachable at start is retried per request (503 meanwhile).
     """
+    import logging
+
     import uvicorn
 
     from qprov.gateway._app import create_app
     from qprov.gateway._asgi import CONFIG_ENV, FACTORY, METRICS_DIR_ENV
     from qprov.gateway._logging import log_config
 
+    logging.captureWarnings(True)  # every line on stderr is JSON (see _logging.log_config)
     config = load_gateway_config(config_file).with_overrides(host=host, port=port, workers=workers)
     app = create_app(config)  # checks every input; the store opens at startup
     options = {

@@ -49,11 +49,15 @@ def log_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "qprov.gateway._logging.JsonFormatter"}},
         "handlers": {"stderr": handler},
+        # anything else that logs (libraries) goes out as JSON on stderr as well
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn.error": {"level": upper},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "qprov": {"handlers": ["stderr"], "level": upper, "propagate": False},
+            # Python warnings (logging.captureWarnings) as JSON lines too
+            "py.warnings": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
             # the access log carries each verdict; the library's own line only when debugging
             "qprov.admission": {"level": "DEBUG" if upper == "DEBUG" else "WARNING"},
         },
