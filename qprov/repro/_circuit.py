@@ -22,6 +22,7 @@ Circuit name, metadata, labels and parameter UUIDs do not enter the digest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Sequence
@@ -62,15 +63,15 @@ _QPY_MAGIC = b"QISKIT"
 
 def require_measurements(circuit: QuantumCircuit) -> None:
     """Raise MalformedInputError if ``circuit`` measures nothing."""
-    if circuit.num_clbits == 0 or not any(
-        inst.operation.name == "measure" for inst in circuit.data
-    ):
+    # CircuitInstruction.name: no Python operation object is built per instruction.
+    if circuit.num_clbits == 0 or not any(inst.name == "measure" for inst in circuit.data):
         raise MalformedInputError(
             f"circuit has no measurements ({circuit.num_qubits} qubits, "
             f"{circuit.num_clbits} clbits): there are no counts to reproduce"
         )
 
 
+@functools.cache  # read-only: built once per process (qiskit builds ~60 gate objects)
 def _leaf_classes() -> dict[str, type]:
     from qiskit.circuit import Barrier, Delay, Measure, Reset
     from qiskit.circuit.library import UnitaryGate, get_standard_gate_name_mapping

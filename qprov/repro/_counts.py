@@ -128,6 +128,19 @@ def _validate(
         raise MalformedInputError(
             f"register sizes {list(register_sizes)} do not add up to {num_clbits} clbits"
         )
+    fast = _validate_flat(raw, num_clbits, shots)
+    if fast is not None:
+        return fast
+    return _validate_each(raw, num_clbits, shots, register_sizes)
+
+
+def _validate_each(
+    raw: dict[Any, Any],
+    num_clbits: int,
+    shots: int,
+    register_sizes: Sequence[int] | None,
+) -> dict[str, int]:
+    """Key by key, normalising register spaces; the first problem found is raised."""
     expected_groups = list(reversed(register_sizes)) if register_sizes is not None else None
     out: dict[str, int] = {}
     total = 0
@@ -153,6 +166,37 @@ def _validate(
             f"counts add up to {total} shots, but {shots} shots were declared"
         )
     return {k: v for k, v in sorted(out.items()) if v}
+
+
+def _validate_flat(raw: dict[Any, Any], num_clbits: int, shots: int) -> dict[str, int] | None:
+    """The common case checked in bulk (C loops); None sends the caller down the slow path.
+
+    Accepts only what the per-key loop accepts without changing a key: ``str``
+    keys of exactly ``num_clbits`` characters ``0``/``1`` (no register spaces,
+    so no duplicates after normalisation), values of type ``int`` (not ``bool``)
+    that are non-negative and add up to ``shots``. Anything else, valid or not,
+    goes through the loop, which gives the same result and the same errors.
+    """
+    if not raw:
+        return None
+    values = raw.values()
+    try:
+        joined = "".join(raw)  # TypeError unless every key is a str
+    except TypeError:
+        return None
+    if set(map(type, values)) != {int} or set(map(len, raw)) != {num_clbits}:
+        return None
+    if not _BINARY.fullmatch(joined):
+        return None
+    smallest = min(values)
+    if smallest < 0 or sum(values) != shots:
+        return None
+    keys = sorted(raw)  # distinct keys: the order sorted(raw.items()) gives
+    if smallest == 0:
+        keys = [k for k in keys if raw[k]]
+    elif keys == list(raw):
+        return raw  # already in order (canonical JSON is); every caller passes a fresh dict
+    return dict(zip(keys, map(raw.__getitem__, keys), strict=True))
 
 
 def _normalise_key(key: str, num_clbits: int, groups: list[int] | None) -> str:

@@ -13,13 +13,13 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from qprov.errors import EnvironmentProblemError
+import numpy as np
+
+from qprov._io import atomic_write
 from qprov.repro._counts import Counts
 from qprov.repro._simulate import ReplayReport
 from qprov.repro._stats import Distribution, JobResult, TestResult
@@ -33,21 +33,75 @@ _CHART_BARS = 24
 def chart_series(
     observed: Counts, baseline: Distribution | Counts, bars: int = _CHART_BARS
 ) -> list[tuple[str, float, float]]:
-    """(outcome, measured frequency, baseline probability) for the chart, plus "other"."""
+    """(outcome, measured frequency, baseline probability) for the chart, plus "other".
+
+    The ``bars`` outcomes with the largest ``max(measured, baseline)`` (ties by
+    outcome), in outcome order. Only the few candidates :func:`_candidates`
+    keeps are ranked in Python, so tens of thousands of outcomes cost little
+    more than reading their counts.
+    """
+    if bars <= 0:  # not a size: rank every outcome
+        return _ranked_rows(observed, baseline, bars)
+    data = observed.data
+    obs_keys = list(data)
+    candidates = _candidates(obs_keys, data.values(), bars)
     if isinstance(baseline, Counts):
-        base_keys = list(baseline)
-        base_p = [baseline[k] / baseline.shots for k in base_keys]
-        base = dict(zip(base_keys, base_p, strict=True))
+        if baseline.data is not data:  # a reproduced replay shares the recorded counts
+            candidates |= _candidates(list(baseline.data), baseline.data.values(), bars)
+        base = {k: baseline.data[k] / baseline.shots for k in candidates if k in baseline.data}
     else:
         names, probs = baseline.top(bars)
         base = dict(zip(names, probs.tolist(), strict=True))
-        for k, p in zip(list(observed), baseline.probabilities_of(list(observed)), strict=True):
-            base[k] = float(p)
-    freq = {k: observed[k] / observed.shots for k in observed}
+        candidates |= _candidates(obs_keys, baseline.probabilities_of(obs_keys), bars)
+        candidates |= base.keys()
+        # An observed outcome takes its own baseline probability (also over a top entry).
+        seen = [k for k in candidates if k in data]
+        base.update(zip(seen, baseline.probabilities_of(seen).tolist(), strict=True))
+    freq = {k: data[k] / observed.shots for k in candidates if k in data}
+    keys = sorted(candidates, key=lambda k: (-max(freq.get(k, 0.0), base.get(k, 0.0)), k))
+    return _rows(sorted(keys[:bars]), freq, base)
+
+
+def _candidates(keys: list[str], values: Any, bars: int) -> set[str]:
+    """The keys whose value is at least the ``bars``-th largest of ``values``.
+
+    An outcome among the first ``bars`` of the chart order is among these on
+    the side its larger value comes from: every outcome ahead of it on that
+    side is ahead of it overall. The float64 rounding here is monotone, so
+    ties can only widen the set, never drop a key from it.
+    """
+    if len(keys) <= bars:
+        return set(keys)
+    if isinstance(values, np.ndarray):
+        arr = values.astype(np.float64, copy=False)
+    else:
+        arr = np.fromiter(values, np.float64, len(keys))
+    cut = len(arr) - bars
+    threshold = np.partition(arr, cut)[cut]
+    return {keys[i] for i in np.flatnonzero(arr >= threshold).tolist()}
+
+
+def _ranked_rows(
+    observed: Counts, baseline: Distribution | Counts, bars: int
+) -> list[tuple[str, float, float]]:
+    """:func:`chart_series` by sorting every outcome (any ``bars``; the reference)."""
+    if isinstance(baseline, Counts):
+        base = {k: n / baseline.shots for k, n in baseline.data.items()}
+    else:
+        names, probs = baseline.top(bars)
+        base = dict(zip(names, probs.tolist(), strict=True))
+        keys = list(observed.data)
+        base.update(zip(keys, baseline.probabilities_of(keys).tolist(), strict=True))
+    freq = {k: n / observed.shots for k, n in observed.data.items()}
     keys = sorted(
         set(freq) | set(base), key=lambda k: (-max(freq.get(k, 0.0), base.get(k, 0.0)), k)
     )
-    shown = sorted(keys[:bars])
+    return _rows(sorted(keys[:bars]), freq, base)
+
+
+def _rows(
+    shown: list[str], freq: Mapping[str, float], base: Mapping[str, float]
+) -> list[tuple[str, float, float]]:
     rows = [(k, freq.get(k, 0.0), base.get(k, 0.0)) for k in shown]
     rest_f = max(0.0, 1.0 - sum(r[1] for r in rows))
     rest_b = max(0.0, 1.0 - sum(r[2] for r in rows))
@@ -218,18 +272,5 @@ def _fmt(v: Any) -> str:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise EnvironmentProblemError(f"cannot write {target}: {exc.strerror or exc}") from None
+    """Write ``data`` to ``path`` atomically (see :func:`qprov._io.atomic_write`)."""
+    atomic_write(path, data)

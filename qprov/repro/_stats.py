@@ -64,6 +64,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -166,7 +167,7 @@ class Distribution:
     def probabilities_of(self, outcomes: Sequence[str]) -> FloatArray:
         """Baseline probability of each outcome."""
         if self.dense is not None:
-            idx = np.fromiter((int(o, 2) for o in outcomes), dtype=np.int64, count=len(outcomes))
+            idx = np.fromiter(map(int, outcomes, repeat(2)), dtype=np.int64, count=len(outcomes))
             return np.asarray(self.dense[idx], dtype=np.float64)
         return np.array([(self.sparse or {}).get(o, 0.0) for o in outcomes], dtype=np.float64)
 
