@@ -210,7 +210,7 @@ def test_atomic_output(tmp_path: Path) -> None:
     write_output(b"new", str(target))
     assert target.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
-    with pytest.raises(EnvironmentProblemError, match="cannot create"):
+    with pytest.raises(EnvironmentProblemError, match="cannot write"):
         write_output(b"x", str(tmp_path / "missing-dir" / "out.json"))
 
 
