@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import requests
+from tcp_proxy import TcpProxy
 
 from qprov.chain import verify_chain
 from qprov.dsse import envelope_from_dict
@@ -45,7 +46,6 @@ from qprov.trust import load_trust
 
 from ._env import BELL, TRUST, Keys, Server, bundle, free_port, request_doc, write_env
 from ._openapi import ApiSpec
-from ._proxy import TcpProxy
 from .conftest import POSTGRES_URL, drop_postgres, require
 
 JOBS = "/v1/jobs"

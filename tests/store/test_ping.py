@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tcp_proxy import TcpProxy
 
 from qprov.errors import ServiceUnavailableError
 from qprov.store import Store, open_store
 
-from ._proxy import TcpProxy
 from ._workers import Backend
 from .conftest import POSTGRES_URL, REDIS_URL, _drop
 
