@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Final, Generic, Literal, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Literal, Self, TypeVar, get_args
 
 from securesystemslib.signer import Signer
 
@@ -63,7 +63,7 @@ GATEWAY_ROLE: Final = "gateway"
 AGENT_ROLE: Final = "agent"
 
 #: Every check, in the order it runs and is reported.
-CHECKS: Final = (
+CheckName = Literal[
     "signature",
     "revocation",
     "grant",
@@ -80,7 +80,8 @@ CHECKS: Final = (
     "replay",
     "quota",
     "grant-shots",
-)
+]
+CHECKS: Final[tuple[CheckName, ...]] = get_args(CheckName)
 _CONSUMING: Final = ("replay", "quota", "grant-shots")
 _CHECK_NAMES: Final = frozenset(CHECKS)
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qprov.admission import CheckName
+
 __all__ = [
     "AdmissionRequest",
     "AdmissionResponse",
@@ -30,24 +32,6 @@ __all__ = [
     "StoreHealth",
 ]
 
-CheckName = Literal[
-    "signature",
-    "revocation",
-    "grant",
-    "grant-scope",
-    "approval",
-    "time",
-    "circuit-digest",
-    "circuit",
-    "gates",
-    "qubits",
-    "shots",
-    "backend",
-    "sdk",
-    "replay",
-    "quota",
-    "grant-shots",
-]
 
 ErrorCode = Literal[
     "malformed_json",
