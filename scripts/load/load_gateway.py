@@ -324,10 +324,16 @@ def main() -> int:
             began = time.perf_counter()
             for t in threads:
                 t.start()
+            samples: list[tuple[float, int]] = []  # (seconds, RSS) every ~5 s
+            next_sample = 0.0
             try:
                 while time.perf_counter() - began < args.seconds and any(
                     t.is_alive() for t in threads
                 ):
+                    now = time.perf_counter() - began
+                    if now >= next_sample:
+                        samples.append((now, rss(proc)))
+                        next_sample += 5.0
                     time.sleep(0.2)
             finally:
                 stop.set()
@@ -344,6 +350,8 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "rss_start_mib": round(rss_start / 2**20, 1),
         "rss_end_mib": round(rss_end / 2**20, 1),
+        # RSS through the run: flat memory shows as a plateau after warm-up
+        "rss_samples_mib": [[round(t), round(b / 2**20, 1)] for t, b in samples],
         "operations": {},
     }
     all_lat: list[float] = []
@@ -378,6 +386,8 @@ def main() -> int:
                   f"{row['p99_ms']:>8} {row['errors']:>6}")  # fmt: skip
         print(f"server RSS: {report['rss_start_mib']} MiB at start, "
               f"{report['rss_end_mib']} MiB at end")  # fmt: skip
+        trace = ", ".join(f"{t}s {m}" for t, m in report["rss_samples_mib"])
+        print(f"server RSS over the run (MiB): {trace}")
         for op, row in report["operations"].items():
             for e in row["first_errors"]:
                 print(f"error: {op}: {e}", file=sys.stderr)
