@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -51,11 +52,40 @@ class SQLiteStore(Store):
         self._decisions = f"{ns}_decisions"
         self._lock = threading.Lock()
         self._path = path
+        self._conn: sqlite3.Connection | None = None
+        # Several processes (gateway workers) may open a fresh database at once; SQLite
+        # can then answer "database is locked" without waiting (switching to WAL, WAL
+        # recovery), so opening is retried until the busy timeout runs out.
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._conn = self._open(path, busy_timeout, synchronous)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise ServiceUnavailableError(
+                        f"cannot open SQLite store {path!r}: {exc}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailableError(
+                        f"cannot open SQLite store {path!r}: {exc}"
+                    ) from None
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise ServiceUnavailableError(f"cannot open SQLite store {path!r}: {exc}") from None
+        # Statements built once (names are checked): the hot path only binds parameters.
+        self._sql_admit = (
+            f"INSERT INTO {self._nonces} (nonce, expires_us) VALUES (?, ?) "  # noqa: S608 - checked names
+            "ON CONFLICT (nonce) DO UPDATE SET expires_us = excluded.expires_us "
+            f"WHERE {self._nonces}.expires_us <= ? RETURNING nonce"
+        )
+        self._sql_record = f"INSERT INTO {self._decisions} (record) VALUES (?)"  # noqa: S608 - checked names
+
+    def _open(self, path: str, busy_timeout: float, synchronous: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
         try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn = self._conn
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[synchronous]}")
@@ -78,16 +108,10 @@ class SQLiteStore(Store):
                 "(seq INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL)"
             )
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._conn = None
-            raise ServiceUnavailableError(f"cannot open SQLite store {path!r}: {exc}") from None
-        # Statements built once (names are checked): the hot path only binds parameters.
-        self._sql_admit = (
-            f"INSERT INTO {self._nonces} (nonce, expires_us) VALUES (?, ?) "  # noqa: S608 - checked names
-            "ON CONFLICT (nonce) DO UPDATE SET expires_us = excluded.expires_us "
-            f"WHERE {self._nonces}.expires_us <= ? RETURNING nonce"
-        )
-        self._sql_record = f"INSERT INTO {self._decisions} (record) VALUES (?)"  # noqa: S608 - checked names
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -119,30 +120,49 @@ class SqliteStore:
         self.url = url or f"sqlite:///{path}"
         if synchronous.lower() not in ("full", "normal"):
             raise ConfigError("sqlite synchronous must be 'full' or 'normal'")
-        try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.execute("PRAGMA cache_size=-65536")
-            self._db.execute("BEGIN IMMEDIATE")
+        if path != ":memory:":
             try:
-                for stmt in _SQLITE_SCHEMA.split(";"):
-                    if stmt.strip():
-                        self._db.execute(stmt)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO tlog_state VALUES (1, 0, ?, ?)",
-                    (_merkle.EMPTY_ROOT, b""),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
+        # Several processes may open a fresh log at once; SQLite can answer "database is
+        # locked" without waiting (switching to WAL, WAL recovery): retry for a while.
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                self._db = self._open(path, synchronous)
+                break
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline:
+                    raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
+
+    @staticmethod
+    def _open(path: str, synchronous: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            db.execute("PRAGMA cache_size=-65536")
+            db.execute("BEGIN IMMEDIATE")
+            for stmt in _SQLITE_SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            db.execute(
+                "INSERT OR IGNORE INTO tlog_state VALUES (1, 0, ?, ?)",
+                (_merkle.EMPTY_ROOT, b""),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                db.close()
+            raise
+        return db
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:

@@ -244,10 +244,15 @@ def test_two_workers_metrics_sum_every_worker(env_dir: Path, keys: Keys) -> None
     srv = Server(config, port, env_dir / "workers.log", workers=2)
     n = 12
     with running(srv):
+
+        def submit(_: int) -> str:
+            r = post(srv, request_doc(bundle(keys)))
+            assert r.status_code == 200, (r.status_code, r.text)
+            verdict: str = r.json()["verdict"]
+            return verdict
+
         with ThreadPoolExecutor(max_workers=4) as pool:
-            verdicts = list(
-                pool.map(lambda _: post(srv, request_doc(bundle(keys))).json()["verdict"], range(n))
-            )
+            verdicts = list(pool.map(submit, range(n)))
         assert verdicts == ["admitted"] * n
         # whichever worker answers the scrape, it reports both workers' counts
         seen: set[float] = set()

@@ -93,6 +93,15 @@ class World:
         )
         return bundle.to_json(), result
 
+    def shifted_counts(self, moved: int = 5) -> dict[str, int]:
+        """The recorded counts with ``moved`` shots moved from '00' to '11': always different.
+
+        (Fixed numbers such as 495/505 equal the recorded counts in ~2 % of runs, since
+        the job's seed comes from a fresh manifest nonce.)
+        """
+        recorded = json.loads(self.result)
+        return {"00": recorded.get("00", 0) - moved, "11": recorded.get("11", 0) + moved}
+
     def hardware(self, counts: dict[str, int], **changes: Any) -> tuple[bytes, bytes]:
         """A hardware-like receipt (no execution details) for these counts."""
         return self.resign(

@@ -44,12 +44,13 @@ def test_reproduced_exit_0_status_on_stderr_json_on_stdout(world: World, tmp_pat
 
 
 def test_mismatch_exit_1_with_html_report(world: World, tmp_path: Path) -> None:
-    bundle, result = world.resign({"00": 495, "11": 505})
+    changed = world.shifted_counts()
+    bundle, result = world.resign(changed)
     report = tmp_path / "report.html"
     res = qprov(*base_args(world, bundle, result, tmp_path), "--report", str(report))
     assert res.exit_code == 1
     assert "FAIL: " in res.stderr
-    assert "recorded 495" in res.stderr
+    assert f"recorded {changed['00']}" in res.stderr
     assert res.stdout == ""
     page = report.read_text()
     assert "mismatch" in page

@@ -39,12 +39,13 @@ def test_simulator_result_is_reproduced_exactly(world: World, trust: TrustStore)
 def test_changed_counts_are_a_mismatch_showing_the_difference(
     world: World, trust: TrustStore
 ) -> None:
-    bundle, result = world.resign({"00": 495, "11": 505})
+    changed = world.shifted_counts()
+    bundle, result = world.resign(changed)
     out = check_reproduction(bundle, world.circuit, result, trust=trust)
     assert out.verdict == "mismatch"
     assert out.failed
-    assert "00: recorded 495, replayed" in out.summary
-    with pytest.raises(VerificationError, match="11: recorded 505, replayed"):
+    assert f"00: recorded {changed['00']}, replayed" in out.summary
+    with pytest.raises(VerificationError, match=f"11: recorded {changed['11']}, replayed"):
         verify_reproduction(bundle, world.circuit, result, trust=trust)
 
 
