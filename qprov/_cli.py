@@ -54,12 +54,7 @@ class _LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target[0].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and exc.name.startswith("qprov"):
-                return None  # command not built into this installation
-            raise
+        module = importlib.import_module(module_name)  # a broken command fails loudly
         command: click.Command = getattr(module, attr)
         return command
 
