@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qprov.errors import EnvironmentProblemError
+from qprov.errors import EnvironmentProblemError, MalformedInputError
 
 __all__ = ["atomic_write", "read_input", "write_output"]
 
@@ -96,7 +96,5 @@ def read_input(path: str, *, what: str = "input", max_bytes: int = _MAX_INPUT) -
     except OSError as exc:
         raise EnvironmentProblemError(f"cannot read {what} {path}: {exc.strerror}") from None
     if len(data) > max_bytes:
-        from qprov.errors import MalformedInputError
-
         raise MalformedInputError(f"{what} {path} is larger than {max_bytes} bytes")
     return data

@@ -124,7 +124,7 @@ class PublicKey:
         alg = get_algorithm(algorithm) if isinstance(algorithm, str) else algorithm
         try:
             return cls(CompositePublicKey.from_bytes(alg, data))
-        except ValueError as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise MalformedInputError(f"invalid {alg.name} public key: {exc}") from None
 
     @classmethod
