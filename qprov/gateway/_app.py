@@ -495,12 +495,8 @@ class _Gateway:
                 )
                 decision = outcome.decision
         except _LogAwayError as exc:
-            info["error"] = "log_unavailable"
-            return _error(
-                503,
-                "log_unavailable",
-                f"the transparency log is unavailable, retry later: {exc}",
-                retry_after=self.config.retry_after,
+            return self._unavailable(
+                info, "log_unavailable", f"the transparency log is unavailable, retry later: {exc}"
             )
         except PolicyError as exc:
             if not run:
@@ -509,21 +505,11 @@ class _Gateway:
             info["error"] = "backend_unsupported"
             return _error(422, "backend_unsupported", str(exc))
         except ServiceUnavailableError as exc:
-            info["error"] = "store_unavailable"
-            return _error(
-                503,
-                "store_unavailable",
-                f"the admission store is unavailable, retry later: {exc}",
-                retry_after=self.config.retry_after,
+            return self._unavailable(
+                info, "store_unavailable", f"the admission store is unavailable, retry later: {exc}"
             )
         except EnvironmentProblemError as exc:
-            info["error"] = "service_error"
-            return _error(
-                503,
-                "service_error",
-                f"the gateway cannot decide now: {exc}",
-                retry_after=self.config.retry_after,
-            )
+            return self._unavailable(info, "service_error", f"the gateway cannot decide now: {exc}")
         except MalformedInputError as exc:
             info["error"] = "malformed_bundle"
             return _error(422, "malformed_bundle", str(exc))
@@ -601,12 +587,8 @@ class _Gateway:
         try:
             record = await self.read_pool_run(functools.partial(self.records.get, job_id))
         except EnvironmentProblemError as exc:
-            info["error"] = "log_unavailable"
-            return _error(
-                503,
-                "log_unavailable",
-                f"the job records are unavailable, retry later: {exc}",
-                retry_after=self.config.retry_after,
+            return self._unavailable(
+                info, "log_unavailable", f"the job records are unavailable, retry later: {exc}"
             )
         if record is None:
             info["error"] = "not_found"
@@ -614,6 +596,13 @@ class _Gateway:
         return _json(200, _job_doc(record))
 
     # -- the log over HTTP (c2sp.org/tlog-tiles) ------------------------------------------------
+
+    def _unavailable(
+        self, info: MutableMapping[str, Any], code: ErrorCode, reason: str
+    ) -> Response:
+        """A 503 the client should retry after ``retry_after`` seconds; logged as ``code``."""
+        info["error"] = code
+        return _error(503, code, reason, retry_after=self.config.retry_after)
 
     async def _read_log(self, request: Request, fn: Callable[[Log], T]) -> T | Response:
         info = _info(request)
@@ -627,12 +616,8 @@ class _Gateway:
             info["error"] = "not_found"
             return _error(404, "not_found", str(exc))
         except EnvironmentProblemError as exc:
-            info["error"] = "log_unavailable"
-            return _error(
-                503,
-                "log_unavailable",
-                f"the transparency log is unavailable, retry later: {exc}",
-                retry_after=self.config.retry_after,
+            return self._unavailable(
+                info, "log_unavailable", f"the transparency log is unavailable, retry later: {exc}"
             )
 
     async def log_checkpoint(self, request: Request) -> Response:
