@@ -11,10 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -144,12 +145,17 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """``qprov gateway serve`` in a subprocess on loopback."""
+    """``qprov gateway serve`` in a subprocess on loopback.
+
+    ``preexec`` runs in the child before exec (resource limits, dropped capabilities).
+    """
 
     config: Path
     port: int
     log: Path
     workers: int = 1
+    preexec: Callable[[], None] | None = None
+    start_timeout: float = START_TIMEOUT
     proc: subprocess.Popen[bytes] | None = None
     _log_fh: Any = field(default=None, repr=False)
 
@@ -157,7 +163,12 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Server:
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> Self:
         self._log_fh = self.log.open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("QPROV_GATEWAY")}
         self.proc = subprocess.Popen(
@@ -179,35 +190,40 @@ class Server:
             stderr=self._log_fh,
             env=env,
             cwd=self.config.parent,
+            preexec_fn=self.preexec,  # noqa: PLW1509 - a resource limit or a dropped capability
         )
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
-                raise RuntimeError(f"gateway exited at start:\n{self.log.read_text()[-4000:]}")
-            with contextlib.suppress(requests.ConnectionError):
-                requests.get(self.url + "/v1/health", timeout=5)
+                raise RuntimeError(f"gateway exited at start:\n{self.tail()}")
+            with contextlib.suppress(requests.RequestException):
+                requests.get(self.url + "/v1/health", timeout=10)
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gateway did not answer in {START_TIMEOUT}s:\n{self.log.read_text()}")
+        raise RuntimeError(f"gateway did not answer in {self.start_timeout}s:\n{self.tail()}")
+
+    def tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text(errors="replace")[-4000:]
+        return ""
 
     def stop(self) -> int | None:
-        if self.proc is None:
+        proc, self.proc = self.proc, None
+        if proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        code = self.proc.returncode
-        self.proc = None
+                proc.kill()
+                proc.wait(timeout=10)
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
-        return code
+        return proc.returncode
 
     def log_lines(self) -> list[dict[str, Any]]:
         # every line must be one JSON object

@@ -11,19 +11,15 @@ import base64
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import requests
 from admission._env import BELL, RELEASE_POLICY, Keys
+from gateway._env import Server, free_port
 
 from qprov.manifest import ManifestBundle, SdkIdentity, create_manifest
 from qprov.tlog import SIG_ED25519, SIG_MLDSA44_COSIGNATURE, NoteSigner, generate_signer
@@ -106,13 +102,6 @@ def drop_postgres(namespace: str, url: str = POSTGRES_URL) -> None:
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
         for table in ("nonces", "quota", "decisions"):
             conn.execute(f"DROP TABLE IF EXISTS {namespace}_{table}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -255,81 +244,10 @@ def post(
 
 
 @dataclass
-class Gateway:
-    """``qprov gateway serve`` in a subprocess on loopback, owned by a test.
+class Gateway(Server):
+    """A gateway owned by a hardening test: one worker, a slower start allowed under faults."""
 
-    ``preexec`` runs in the child before exec (resource limits, dropped capabilities).
-    """
-
-    config: Path
-    port: int
-    log: Path
-    preexec: Callable[[], None] | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    _log_fh: Any = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> Gateway:
-        self._log_fh = self.log.open("ab")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QPROV_GATEWAY")}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from qprov._cli import main; main()",
-                "gateway",
-                "serve",
-                "--config",
-                str(self.config),
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_fh,
-            env=env,
-            cwd=self.config.parent,
-            preexec_fn=self.preexec,  # noqa: PLW1509 - a resource limit or a dropped capability
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"gateway exited at start:\n{self.tail()}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(self.url + "/v1/health", timeout=10)
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gateway did not answer in {START_TIMEOUT}s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log.read_text(errors="replace")[-4000:]
-        return ""
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        if self._log_fh is not None:
-            self._log_fh.close()
-            self._log_fh = None
+    start_timeout: float = START_TIMEOUT
 
 
 @contextlib.contextmanager
