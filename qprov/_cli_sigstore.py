@@ -6,6 +6,9 @@
         (--certificate-identity ID --certificate-oidc-issuer URL | --key FILE) \\
         [--trusted-root FILE [--trusted-root-sha256 HEX]] [--staging] (FILE | sha256:HEX)
 
+With ``--key`` the bundle must be a keyed one (``verificationMaterial.publicKey``)
+and the key file is the only trust anchor (see :func:`qprov.sigstore.verify_keyed_bundle`).
+
 Exit 0 when the bundle verifies; otherwise the error is raised and the ``qprov``
 group maps it to an exit code (1 verification or policy failure, 3 malformed or
 unsupported input, 4 environment). stdout carries only the ``--json`` verdict;
@@ -20,13 +23,15 @@ from typing import Any
 
 import click
 
-from qprov.errors import EnvironmentProblemError, Error, UnsupportedAlgorithmError
+from qprov.errors import EnvironmentProblemError, Error
 from qprov.sigstore import (
     ArtifactDigest,
     PinnedTrustedRoot,
     SigstorePolicy,
+    TrustedPublicKey,
     VerifiedBundle,
     verify_bundle,
+    verify_keyed_bundle,
 )
 
 __all__ = ["sigstore"]
@@ -42,7 +47,7 @@ def sigstore() -> None:
     """Verify upstream Sigstore bundles offline against a pinned trusted root."""
 
 
-def _artifact(value: str) -> ArtifactDigest:
+def _artifact(value: str, *, all_sha2: bool = False) -> ArtifactDigest:
     if value.lower().startswith("sha256:"):
         return ArtifactDigest.parse(value)
     path = Path(value)
@@ -50,7 +55,7 @@ def _artifact(value: str) -> ArtifactDigest:
         raise click.BadParameter(
             f"{value!r} is neither a file nor sha256:HEX", param_hint="'FILE | sha256:HEX'"
         )
-    return ArtifactDigest.of_file(path)
+    return ArtifactDigest.of_file(path, all_sha2=all_sha2)
 
 
 def _trusted_root(path: Path | None, sha256: str | None, staging: bool) -> PinnedTrustedRoot:
@@ -104,7 +109,7 @@ def _verdict(bundle: Path, result: VerifiedBundle | None, error: Error | None) -
     "--key",
     "key_path",
     type=_FILE,
-    help="Public key for keyed (non-keyless) bundles: not supported, refused.",
+    help="PEM public key of a keyed bundle (cosign sign-blob --key); the bundle's hint is ignored.",
 )
 @click.option(
     "--trusted-root",
@@ -151,40 +156,58 @@ def verify_bundle_command(
 ) -> None:
     """Verify a Sigstore bundle for FILE (or its sha256:HEX digest), offline.
 
+    Keyless bundles are checked against --certificate-identity and
+    --certificate-oidc-issuer; keyed bundles (cosign sign-blob --key) against
+    --key, whose log entry must bind that key, signature and digest.
+
     Exit 0 when valid; 1 when a signature, proof, trust or policy check fails;
     3 when the bundle is malformed or unsupported; 4 on environment errors.
     """
+    claims = {
+        "--repository": repository,
+        "--ref": ref,
+        "--trigger": trigger,
+        "--sha": sha,
+        "--workflow-name": workflow_name,
+        "--runner": runner,
+        "--visibility": visibility,
+        "--source-repository-uri": source_repository_uri,
+    }
     if key_path is not None and (identity is not None or issuer is not None):
         raise click.UsageError("--key excludes --certificate-identity/--certificate-oidc-issuer")
+    if key_path is not None and any(v is not None for v in claims.values()):
+        given = ", ".join(flag for flag, v in claims.items() if v is not None)
+        raise click.UsageError(f"{given}: certificate claims do not apply to --key")
     if key_path is None and (identity is None or issuer is None):
         raise click.UsageError(
             "give --certificate-identity and --certificate-oidc-issuer (or --key)"
         )
     try:
         root = _trusted_root(trusted_root_path, trusted_root_sha256, staging)
-        digest = _artifact(artifact)
-        if identity is None or issuer is None:  # i.e. --key
-            raise UnsupportedAlgorithmError(
-                "keyed Sigstore bundles (--key) are not supported: sigstore-python "
-                "verifies keyless (Fulcio certificate) bundles only"
-            )
-        policy = SigstorePolicy(
-            identity=identity,
-            issuer=issuer,
-            repository=repository,
-            ref=ref,
-            trigger=trigger,
-            sha=sha,
-            workflow_name=workflow_name,
-            runner=runner,
-            visibility=visibility,
-            source_repository_uri=source_repository_uri,
-        )
+        digest = _artifact(artifact, all_sha2=key_path is not None)
+        key = TrustedPublicKey.from_file(key_path) if key_path is not None else None
         try:
             bundle = bundle_path.read_bytes()
         except OSError as exc:
             raise EnvironmentProblemError(f"cannot read: {exc.strerror}") from None
-        result = verify_bundle(bundle, digest, policy, trusted_root=root)
+        if key is not None:
+            result = verify_keyed_bundle(bundle, digest, key, trusted_root=root)
+        else:
+            assert identity is not None  # noqa: S101 - checked above
+            assert issuer is not None  # noqa: S101
+            policy = SigstorePolicy(
+                identity=identity,
+                issuer=issuer,
+                repository=repository,
+                ref=ref,
+                trigger=trigger,
+                sha=sha,
+                workflow_name=workflow_name,
+                runner=runner,
+                visibility=visibility,
+                source_repository_uri=source_repository_uri,
+            )
+            result = verify_bundle(bundle, digest, policy, trusted_root=root)
     except Error as exc:
         failure = type(exc)(f"{bundle_path}: {exc}")
         if as_json:
@@ -193,8 +216,11 @@ def verify_bundle_command(
     if as_json:
         click.echo(_verdict(bundle_path, result, None))
     what = "DSSE statement" if result.kind == "dsse" else "signature"
+    logged = ""
+    if result.log_url is not None:
+        logged = f", logged in {result.log_url} at index {result.log_index}"
     click.echo(
-        f"OK: {bundle_path}: {what} over {result.artifact} by {result.identity} "
-        f"({result.issuer}), trusted root {result.trusted_root}",
+        f"OK: {bundle_path}: {what} over {result.artifact} by {result.signer}{logged}, "
+        f"trusted root {result.trusted_root}",
         err=True,
     )

@@ -22,6 +22,10 @@ Guarantees (see docs/adr/0008-sigstore-offline.md):
 * **Nothing foreign leaks.** sigstore's exceptions, ``ValueError`` and friends
   are translated into :mod:`qprov.errors`.
 
+Keyed bundles (``cosign sign-blob --key``), which sigstore-python cannot parse,
+are verified by :mod:`qprov._sigstore_keyed`; :func:`verify_bundle` refuses them
+with a :class:`~qprov.errors.PolicyError` pointing there.
+
 PEP 740 attestation objects (PyPI's ``*.attestation`` files) are converted to a
 Sigstore bundle v0.3 by the mapping PEP 740 defines, the same one
 ``pypi_attestations.Attestation.to_bundle()`` performs (a test checks the two
@@ -38,6 +42,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, NewType
@@ -223,7 +228,13 @@ class PinnedTrustedRoot:
 
 @dataclass(frozen=True)
 class ArtifactDigest:
-    """The sha256 of the artifact a bundle must cover, and its file name if known.
+    """The digests of the artifact a bundle must cover, and its file name if known.
+
+    ``sha256`` is always known. ``sha384`` and ``sha512`` are needed only for
+    keyed message-signature bundles whose digest follows the signing key
+    (cosign signs with SHA-384 for P-384 keys, SHA-512 for P-521 keys); they
+    are computed when the artifact itself is at hand (:meth:`of_bytes` or
+    :meth:`of_file` with ``all_sha2=True``).
 
     The name is used only for PEP 740 attestations, whose single subject must
     be named after the distribution file.
@@ -231,31 +242,64 @@ class ArtifactDigest:
 
     sha256: Sha256Hex
     name: str | None = None
+    sha384: str | None = None
+    sha512: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sha256", _parse_sha256(self.sha256, what="artifact digest"))
         if self.name is not None and (not self.name or "/" in self.name):
             raise MalformedInputError(f"artifact name must be a bare file name: {self.name!r}")
+        for attr, length in (("sha384", 96), ("sha512", 128)):
+            value = getattr(self, attr)
+            if value is not None and not (
+                isinstance(value, str) and re.fullmatch(f"[0-9a-f]{{{length}}}", value)
+            ):
+                raise MalformedInputError(f"artifact {attr} must be {length} lower-case hex digits")
+
+    def hexdigest(self, algorithm: Literal["sha256", "sha384", "sha512"]) -> str | None:
+        """The artifact's digest with ``algorithm``, or None if it was not computed."""
+        value: str | None = getattr(self, algorithm)
+        return value
 
     @classmethod
-    def of_bytes(cls, data: bytes, name: str | None = None) -> ArtifactDigest:
-        """Digest of artifact bytes held in memory."""
-        return cls(Sha256Hex(hashlib.sha256(data).hexdigest()), name)
+    def of_bytes(
+        cls, data: bytes, name: str | None = None, *, all_sha2: bool = False
+    ) -> ArtifactDigest:
+        """Digest of artifact bytes held in memory (``all_sha2``: also SHA-384, SHA-512)."""
+        sha256 = Sha256Hex(hashlib.sha256(data).hexdigest())
+        if not all_sha2:
+            return cls(sha256, name)
+        return cls(
+            sha256,
+            name,
+            sha384=hashlib.sha384(data).hexdigest(),
+            sha512=hashlib.sha512(data).hexdigest(),
+        )
 
     @classmethod
-    def of_file(cls, path: str | Path) -> ArtifactDigest:
-        """Digest of a file, streamed; named after the file."""
+    def of_file(cls, path: str | Path, *, all_sha2: bool = False) -> ArtifactDigest:
+        """Digest of a file, streamed; named after the file.
+
+        ``all_sha2`` also computes SHA-384 and SHA-512 in the same pass (for
+        keyed bundles; see the class documentation).
+        """
         path = Path(path)
-        digest = hashlib.sha256()
+        hashers = [hashlib.sha256()]
+        if all_sha2:
+            hashers += [hashlib.sha384(), hashlib.sha512()]
         try:
             with path.open("rb") as fh:
                 while chunk := fh.read(_CHUNK):
-                    digest.update(chunk)
+                    for hasher in hashers:
+                        hasher.update(chunk)
         except FileNotFoundError:
             raise EnvironmentProblemError(f"artifact {path}: no such file") from None
         except OSError as exc:
             raise EnvironmentProblemError(f"artifact {path}: cannot read: {exc.strerror}") from None
-        return cls(Sha256Hex(digest.hexdigest()), path.name)
+        sha256 = Sha256Hex(hashers[0].hexdigest())
+        if not all_sha2:
+            return cls(sha256, path.name)
+        return cls(sha256, path.name, sha384=hashers[1].hexdigest(), sha512=hashers[2].hexdigest())
 
     @classmethod
     def parse(cls, text: str) -> ArtifactDigest:
@@ -332,6 +376,12 @@ _CLAIM_CHECKS: Final = (
 class VerifiedBundle:
     """What a verified bundle proves.
 
+    Keyless bundles name the signer by certificate ``identity`` and
+    ``issuer``; keyed bundles (:func:`qprov.sigstore.verify_keyed_bundle`) by
+    the sha256 of the given public key's SubjectPublicKeyInfo (``key_sha256``)
+    and carry the verified log entry's ``log_url``, ``log_index`` and
+    ``integrated_time``. Exactly one of the two signer forms is set.
+
     ``payload`` is the exact DSSE payload bytes that were verified (the
     in-toto statement) for DSSE bundles, ``None`` for plain message
     signatures. Hand those bytes on; never a re-serialisation.
@@ -341,13 +391,30 @@ class VerifiedBundle:
     source_format: Literal["bundle", "pep740"]
     media_type: str
     artifact: ArtifactDigest
-    identity: str
-    issuer: str
+    identity: str | None
+    issuer: str | None
     trusted_root: str
     trusted_root_sha256: Sha256Hex
     payload_type: str | None = None
     payload: bytes | None = field(default=None, repr=False)
     predicate_type: str | None = None
+    key_sha256: Sha256Hex | None = None
+    log_url: str | None = None
+    log_index: int | None = None
+    integrated_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        keyless = self.identity is not None and self.issuer is not None
+        keyed = self.key_sha256 is not None
+        if keyless == keyed or (self.identity is None) != (self.issuer is None):
+            raise ConfigError("VerifiedBundle names its signer by identity+issuer or by key_sha256")
+
+    @property
+    def signer(self) -> str:
+        """A short human-readable name of who signed."""
+        if self.key_sha256 is not None:
+            return f"key sha256:{self.key_sha256}"
+        return f"{self.identity} ({self.issuer})"
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the payload as its sha256, not inline)."""
@@ -356,10 +423,22 @@ class VerifiedBundle:
             "source_format": self.source_format,
             "media_type": self.media_type,
             "artifact": str(self.artifact),
-            "identity": self.identity,
-            "issuer": self.issuer,
             "trusted_root": {"name": self.trusted_root, "sha256": self.trusted_root_sha256},
         }
+        if self.key_sha256 is not None:
+            out["key_sha256"] = self.key_sha256
+            out["transparency_log"] = {
+                "url": self.log_url,
+                "log_index": self.log_index,
+                "integrated_time": (
+                    None
+                    if self.integrated_time is None
+                    else self.integrated_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            }
+        else:
+            out["identity"] = self.identity
+            out["issuer"] = self.issuer
         if self.payload is not None:
             out["payload_type"] = self.payload_type
             out["payload_sha256"] = hashlib.sha256(self.payload).hexdigest()
@@ -605,6 +684,12 @@ def verify_bundle(
         raise MalformedInputError("Sigstore bundle must be a JSON object")
     if "dsseEnvelope" in doc and "messageSignature" in doc:
         raise MalformedInputError("Sigstore bundle has both a messageSignature and a dsseEnvelope")
+    material = doc.get("verificationMaterial")
+    if isinstance(material, dict) and "publicKey" in material:
+        raise PolicyError(
+            "the bundle is signed by a public key (a keyed bundle), not a certificate: "
+            "verify it with the signer's key (--key)"
+        )
     pep740 = _is_pep740(doc)
     bundle_json = json.dumps(pep740_to_bundle(doc)).encode() if pep740 else bundle
     media_type = _PEP740_BUNDLE_MEDIA_TYPE if pep740 else str(doc.get("mediaType"))

@@ -18,6 +18,15 @@ whose sha256 is pinned::
         ),
     )  # raises a qprov.errors.Error subclass on any failure
 
+Keyed bundles (``cosign sign-blob --key ... --new-bundle-format``) are verified
+with the signer's public key as the only trust anchor::
+
+    from qprov.sigstore import TrustedPublicKey, verify_keyed_bundle
+
+    result = verify_keyed_bundle(
+        bundle_bytes, artifact_bytes, TrustedPublicKey.from_file("cosign.pub")
+    )
+
 Importing this module does not import sigstore-python; verification does.
 """
 
@@ -35,6 +44,7 @@ from qprov._sigstore import (
     pep740_to_bundle,
     verify_bundle,
 )
+from qprov._sigstore_keyed import TrustedPublicKey, verify_keyed_bundle
 
 __all__ = [
     "IN_TOTO_PAYLOAD_TYPE",
@@ -44,7 +54,9 @@ __all__ = [
     "PinnedTrustedRoot",
     "Sha256Hex",
     "SigstorePolicy",
+    "TrustedPublicKey",
     "VerifiedBundle",
     "pep740_to_bundle",
     "verify_bundle",
+    "verify_keyed_bundle",
 ]

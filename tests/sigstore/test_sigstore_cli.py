@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -247,9 +248,34 @@ def test_json_verdict_on_failure(sigstore_vectors: Path, run_cli: RunCli) -> Non
     assert result.stderr.startswith("FAIL: ")
 
 
-def test_key_based_verification_is_refused(
+def test_keyless_bundle_with_key_is_refused(
     sigstore_vectors: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
+    # A certificate bundle is not verified with a key, even the certificate's own.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    d = sigstore_vectors / "pass/01-hashedrekord-bundle-v0.3"
+    bundle = json.loads((d / "bundle.sigstore.json").read_bytes())
+    cert = x509.load_der_x509_certificate(
+        base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
+    )
+    key = tmp_path / "key.pub"
+    key.write_bytes(
+        cert.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    result = run_cli(
+        [
+            "sigstore", "verify-bundle", "--bundle", str(d / "bundle.sigstore.json"),
+            "--key", str(key), str(d / "artifact"),
+        ]
+    )  # fmt: skip
+    _assert_fail(result, 1, "signed with a certificate (keyless), not a public key")
+
+
+def test_malformed_key_exits_3(sigstore_vectors: Path, run_cli: RunCli, tmp_path: Path) -> None:
     key = tmp_path / "key.pub"
     key.write_text("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n")
     d = sigstore_vectors / "pass/01-hashedrekord-bundle-v0.3"
@@ -259,7 +285,7 @@ def test_key_based_verification_is_refused(
             "--key", str(key), str(d / "artifact"),
         ]
     )  # fmt: skip
-    _assert_fail(result, 3, "keyed Sigstore bundles (--key) are not supported")
+    _assert_fail(result, 3, "PEM PUBLIC KEY block is empty")
 
 
 @pytest.mark.parametrize(
