@@ -204,16 +204,41 @@ def build_corpus(directory: Path) -> Corpus:
         _run(["keys", "generate", "--force", "--out", "owner.key"], demo)
         _run(
             [
-                "grant", "create", "--agent-key", "submitter.pub", "--backend", "aer_simulator",
-                "--max-shots", "100", "--max-total-shots", "1000", "--gates", "h,cx",
-                "--experiment", "demo", "--expires", "+3600", "--key", "file:owner.key",
-                "-o", "grant.json",
+                "grant",
+                "create",
+                "--agent-key",
+                "submitter.pub",
+                "--backend",
+                "aer_simulator",
+                "--max-shots",
+                "100",
+                "--max-total-shots",
+                "1000",
+                "--gates",
+                "h,cx",
+                "--experiment",
+                "demo",
+                "--expires",
+                "+3600",
+                "--key",
+                "file:owner.key",
+                "-o",
+                "grant.json",
             ],
             demo,
         )
         _run(
-            ["grant", "revoke", "grant.json", "--reason", "key lost", "--key", "file:owner.key",
-             "-o", "revocations.jsonl"],
+            [
+                "grant",
+                "revoke",
+                "grant.json",
+                "--reason",
+                "key lost",
+                "--key",
+                "file:owner.key",
+                "-o",
+                "revocations.jsonl",
+            ],
             demo,
         )
     c: Corpus = {}
@@ -224,22 +249,31 @@ def build_corpus(directory: Path) -> Corpus:
     receipt_bundle = (demo / "bell.receipt.json").read_bytes()
     rb = json.loads(receipt_bundle)
     add("receipt-bundle", receipt_bundle)
-    add("manifest-bundle", *[(demo / n).read_bytes() for n in ("bell.manifest.json",
-                                                              "bell-chain.manifest.json")])
+    add(
+        "manifest-bundle",
+        *[(demo / n).read_bytes() for n in ("bell.manifest.json", "bell-chain.manifest.json")],
+    )
     mb = json.loads((demo / "bell-chain.manifest.json").read_bytes())
     grant_env = (demo / "grant.json").read_bytes()
     add("grant", grant_env)
     add("revocations", (demo / "revocations.jsonl").read_bytes())
-    add("envelope", (demo / "statement.dsse.json").read_bytes(), grant_env,
-        json.dumps(mb["manifest"]).encode(), json.dumps(rb["receipt"]["envelope"]).encode(),
-        json.dumps(rb["decision"]["envelope"]).encode())
+    add(
+        "envelope",
+        (demo / "statement.dsse.json").read_bytes(),
+        grant_env,
+        json.dumps(mb["manifest"]).encode(),
+        json.dumps(rb["receipt"]["envelope"]).encode(),
+        json.dumps(rb["decision"]["envelope"]).encode(),
+    )
     add("manifest-envelope", json.dumps(mb["manifest"]).encode())
     add("receipt-envelope", json.dumps(rb["receipt"]["envelope"]).encode())
     add("decision-envelope", json.dumps(rb["decision"]["envelope"]).encode())
     add("attestation-bundle", (demo / "qsdk-1.0.0-py3-none-any.whl.intoto.jsonl").read_bytes())
-    for kind, env_doc in (("decision", rb["decision"]["envelope"]),
-                          ("receipt", rb["receipt"]["envelope"]),
-                          ("manifest", mb["manifest"])):
+    for kind, env_doc in (
+        ("decision", rb["decision"]["envelope"]),
+        ("receipt", rb["receipt"]["envelope"]),
+        ("manifest", mb["manifest"]),
+    ):
         payload = base64.b64decode(env_doc["payload"])
         add("statement", payload)
         add(f"{kind}-predicate", json.dumps(json.loads(payload)["predicate"]).encode())
@@ -249,19 +283,35 @@ def build_corpus(directory: Path) -> Corpus:
         if doc["predicateType"] == "https://slsa.dev/provenance/v1":
             add("provenance", json.dumps(doc["predicate"]).encode())
     proofs = [rb["receipt"]["proof"], rb["decision"]["proof"]]
-    add("proof-bundle", *[p.encode() if isinstance(p, str) else json.dumps(p).encode()
-                          for p in proofs])
+    add(
+        "proof-bundle",
+        *[p.encode() if isinstance(p, str) else json.dumps(p).encode() for p in proofs],
+    )
     trust_chain = (demo / "trust-chain.toml").read_bytes()
-    add("trust", (demo / "trust.toml").read_bytes(), trust_chain,
-        (REPO / "attestations/examples/trust.toml").read_bytes())
-    add("admission-policy", (demo / "admission-policy.toml").read_bytes(),
+    add(
+        "trust",
+        (demo / "trust.toml").read_bytes(),
+        trust_chain,
+        (REPO / "attestations/examples/trust.toml").read_bytes(),
+    )
+    add(
+        "admission-policy",
+        (demo / "admission-policy.toml").read_bytes(),
         (demo / "chain-policy.toml").read_bytes(),
-        (REPO / "attestations/examples/admission-policy.toml").read_bytes())
-    add("release-policy", (demo / "release-policy.toml").read_bytes(),
-        (REPO / "attestations/examples/release-policy.toml").read_bytes())
+        (REPO / "attestations/examples/admission-policy.toml").read_bytes(),
+    )
+    add(
+        "release-policy",
+        (demo / "release-policy.toml").read_bytes(),
+        (REPO / "attestations/examples/release-policy.toml").read_bytes(),
+    )
     add("gateway-config", (REPO / "attestations/examples/gateway.toml").read_bytes())
-    add("counts", (demo / "bell.counts.json").read_bytes(), b'{"0x0": 3, "0x3": 5}',
-        b'{"1 00": 4, "0 11": 4}')
+    add(
+        "counts",
+        (demo / "bell.counts.json").read_bytes(),
+        b'{"0x0": 3, "0x3": 5}',
+        b'{"1 00": 4, "0 11": 4}',
+    )
     add("qasm", _QASM2, _QASM2_GATE, (demo / "bell.qasm").read_bytes())
     add("qasm3", _QASM3)
     qpy = _qpy()
@@ -269,8 +319,10 @@ def build_corpus(directory: Path) -> Corpus:
     executed = rb.get("executedCircuit")
     if isinstance(executed, str):
         add("qpy", base64.b64decode(executed))
-    add("public-key", *[(demo / n).read_bytes() for n in ("release.pub", "classical.pub",
-                                                          "gateway.pub")])
+    add(
+        "public-key",
+        *[(demo / n).read_bytes() for n in ("release.pub", "classical.pub", "gateway.pub")],
+    )
     add("private-key", (demo / "release.key").read_bytes(), (demo / "owner.key").read_bytes())
     key = generate_private_key("MLDSA44-Ed25519-SHA512")
     add("private-key", key.to_pkcs8_der(), key.to_unencrypted_pem())
@@ -279,14 +331,25 @@ def build_corpus(directory: Path) -> Corpus:
     add("wheel", _wheel("qsdk", "1.0.0"))
     add("sdist", _sdist("qsdk", "1.0.0"))
     add("record", b"qsdk/__init__.py,sha256=" + b"A" * 43 + b",10\nqsdk-1.0.0.dist-info/RECORD,,\n")
-    add("metadata", b"Metadata-Version: 2.4\nName: qsdk\nVersion: 1.0\nLicense-Expression: MIT\n"
-        b"Requires-Dist: numpy; python_version>'3'\n\nbody\n")
+    add(
+        "metadata",
+        b"Metadata-Version: 2.4\nName: qsdk\nVersion: 1.0\nLicense-Expression: MIT\n"
+        b"Requires-Dist: numpy; python_version>'3'\n\nbody\n",
+    )
     add("pip-report", json.dumps(_PIP_REPORT).encode())
     add("pylock", _PYLOCK)
     add("pyproject", _PYPROJECT)
     add("requirements", _REQUIREMENTS)
-    add("embedded-sbom", json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
-                                     "components": [{"name": "x", "version": "1"}]}).encode())
+    add(
+        "embedded-sbom",
+        json.dumps(
+            {
+                "bomFormat": "CycloneDX",
+                "specVersion": "1.6",
+                "components": [{"name": "x", "version": "1"}],
+            }
+        ).encode(),
+    )
     # checkpoints and notes: from the receipt bundle's proof and from the shared vectors
     for p in proofs:
         text = p if isinstance(p, str) else ""
@@ -323,8 +386,13 @@ def _calibration() -> dict[str, object]:
         "taken_at": "2025-01-01T00:00:00Z",
         "qubits": [
             {"t1": 1.2e-4, "t2": 9.0e-5, "readout_error": 0.02},
-            {"t1": 1.0e-4, "t2": 1.1e-4, "readout_error": 0.03, "prob_meas1_prep0": 0.01,
-             "prob_meas0_prep1": 0.05},
+            {
+                "t1": 1.0e-4,
+                "t2": 1.1e-4,
+                "readout_error": 0.03,
+                "prob_meas1_prep0": 0.01,
+                "prob_meas0_prep1": 0.05,
+            },
         ],
         "gates": [
             {"name": "sx", "qubits": [0], "error": 3e-4, "duration": 3.5e-8},
@@ -386,6 +454,9 @@ def _vectors(c: Corpus) -> None:
             for f in sorted(case.iterdir()):
                 if f.name.endswith((".sigstore.json", ".attestation", ".sigstore")):
                     c.setdefault("sigstore-bundle", []).append(f.read_bytes())
+    keyed = REPO / "tests" / "sigstore" / "data" / "keyed" / "cases"
+    for f in sorted(keyed.glob("*.sigstore.json")):
+        c.setdefault("sigstore-keyed-bundle", []).append(f.read_bytes())
 
 
 __all__ = ["PASSPHRASE", "REPO", "Corpus", "build_corpus"]

@@ -480,8 +480,20 @@ def _sigstore_policy() -> Any:
 def _sigstore_bundle(ctx: Context, data: bytes) -> object:
     from qprov.sigstore import ArtifactDigest, verify_bundle
 
-    return verify_bundle(data, ArtifactDigest.of_bytes(b"artifact", "a.whl"),
-                         _sigstore_policy())
+    return verify_bundle(data, ArtifactDigest.of_bytes(b"artifact", "a.whl"), _sigstore_policy())
+
+
+_KEYED = Path(__file__).resolve().parents[1] / "sigstore" / "data" / "keyed"
+
+
+def _sigstore_keyed_bundle(ctx: Context, data: bytes) -> object:
+    from qprov.sigstore import PinnedTrustedRoot, TrustedPublicKey, verify_keyed_bundle
+
+    root_bytes = (_KEYED / "trusted_root.json").read_bytes()
+    root = PinnedTrustedRoot("keyed vectors", hashlib.sha256(root_bytes).hexdigest(), root_bytes)  # type: ignore[arg-type]
+    key = TrustedPublicKey.from_pem((_KEYED / "signer-p256.pub").read_bytes())
+    artifact = (_KEYED / "artifact.txt").read_bytes()
+    return verify_keyed_bundle(data, artifact, key, trusted_root=root)
 
 
 def _trusted_root(ctx: Context, data: bytes) -> object:
@@ -502,102 +514,266 @@ TARGETS: dict[str, Target] = {
         # envelopes, statements, qprov predicates
         Target("dsse-envelope", "qprov.dsse.parse_envelope", _envelope, _ENVELOPE, True),
         Target("statement", "qprov.statement.parse_statement", _statement, ("statement",), True),
-        Target("manifest-bundle", "qprov.manifest.parse_bundle", _manifest_bundle,
-               ("manifest-bundle",), True),
-        Target("manifest-bundle-full", "qprov.manifest.parse_bundle_full",
-               _manifest_bundle_full, ("manifest-bundle",), True),
-        Target("manifest-envelope", "qprov.manifest.manifest_from_envelope",
-               _manifest_envelope, ("manifest-envelope",)),
-        Target("manifest-predicate", "qprov.manifest.JobManifest.from_dict",
-               _manifest_predicate, ("manifest-predicate",)),
+        Target(
+            "manifest-bundle",
+            "qprov.manifest.parse_bundle",
+            _manifest_bundle,
+            ("manifest-bundle",),
+            True,
+        ),
+        Target(
+            "manifest-bundle-full",
+            "qprov.manifest.parse_bundle_full",
+            _manifest_bundle_full,
+            ("manifest-bundle",),
+            True,
+        ),
+        Target(
+            "manifest-envelope",
+            "qprov.manifest.manifest_from_envelope",
+            _manifest_envelope,
+            ("manifest-envelope",),
+        ),
+        Target(
+            "manifest-predicate",
+            "qprov.manifest.JobManifest.from_dict",
+            _manifest_predicate,
+            ("manifest-predicate",),
+        ),
         Target("grant", "qprov.grant.parse_grant", _grant, ("grant",), True),
-        Target("grant-revocations", "qprov.grant.parse_revocations",
-               _revocations, ("revocations",)),
-        Target("decision-envelope", "qprov.admission.parse_decision", _decision_envelope,
-               ("decision-envelope",)),
-        Target("decision-predicate", "qprov.admission.AdmissionDecision.from_dict",
-               _decision_predicate, ("decision-predicate",)),
-        Target("receipt-envelope", "qprov.receipt.parse_receipt", _receipt_envelope,
-               ("receipt-envelope",)),
-        Target("receipt-predicate", "qprov.receipt.ResultReceipt.from_dict",
-               _receipt_predicate, ("receipt-predicate",)),
-        Target("receipt-bundle", "qprov.receipt.parse_receipt_bundle", _receipt_bundle,
-               ("receipt-bundle",), True),
-        Target("receipt-bundle-proof", "qprov.tlog.verify_inclusion_bundle (receipt bundle)",
-               _receipt_bundle_verify, ("receipt-bundle",), True),
-        Target("baseline-envelope", "qprov.baseline.parse_baseline", _baseline_envelope,
-               ("baseline-envelope",)),
-        Target("baseline-predicate", "qprov.baseline.SimulatorBaseline.from_dict",
-               _baseline_predicate, ("baseline-predicate",)),
+        Target(
+            "grant-revocations", "qprov.grant.parse_revocations", _revocations, ("revocations",)
+        ),
+        Target(
+            "decision-envelope",
+            "qprov.admission.parse_decision",
+            _decision_envelope,
+            ("decision-envelope",),
+        ),
+        Target(
+            "decision-predicate",
+            "qprov.admission.AdmissionDecision.from_dict",
+            _decision_predicate,
+            ("decision-predicate",),
+        ),
+        Target(
+            "receipt-envelope",
+            "qprov.receipt.parse_receipt",
+            _receipt_envelope,
+            ("receipt-envelope",),
+        ),
+        Target(
+            "receipt-predicate",
+            "qprov.receipt.ResultReceipt.from_dict",
+            _receipt_predicate,
+            ("receipt-predicate",),
+        ),
+        Target(
+            "receipt-bundle",
+            "qprov.receipt.parse_receipt_bundle",
+            _receipt_bundle,
+            ("receipt-bundle",),
+            True,
+        ),
+        Target(
+            "receipt-bundle-proof",
+            "qprov.tlog.verify_inclusion_bundle (receipt bundle)",
+            _receipt_bundle_verify,
+            ("receipt-bundle",),
+            True,
+        ),
+        Target(
+            "baseline-envelope",
+            "qprov.baseline.parse_baseline",
+            _baseline_envelope,
+            ("baseline-envelope",),
+        ),
+        Target(
+            "baseline-predicate",
+            "qprov.baseline.SimulatorBaseline.from_dict",
+            _baseline_predicate,
+            ("baseline-predicate",),
+        ),
         # trust, policy, configuration
         Target("trust", "qprov.trust.TrustStore.from_toml", _trust, ("trust",), True),
         Target("trust-log", "qprov.chain.log_trust", _trust_log, ("trust",)),
-        Target("admission-policy", "qprov.policy.AdmissionPolicy.from_toml", _admission_policy,
-               ("admission-policy",), True),
-        Target("release-policy", "qprov.slsa.ReleasePolicy.from_toml", _release_policy,
-               ("release-policy",), True),
-        Target("gateway-config", "qprov.gateway.GatewayConfig.from_toml", _gateway_config,
-               ("gateway-config",), True),
+        Target(
+            "admission-policy",
+            "qprov.policy.AdmissionPolicy.from_toml",
+            _admission_policy,
+            ("admission-policy",),
+            True,
+        ),
+        Target(
+            "release-policy",
+            "qprov.slsa.ReleasePolicy.from_toml",
+            _release_policy,
+            ("release-policy",),
+            True,
+        ),
+        Target(
+            "gateway-config",
+            "qprov.gateway.GatewayConfig.from_toml",
+            _gateway_config,
+            ("gateway-config",),
+            True,
+        ),
         # circuits as the gateway receives them, results
-        Target("circuit", "qprov.circuits.analyze_circuit", _circuit(None),
-               ("qasm", "qasm3", "qpy"), True, 20.0),
-        Target("circuit-openqasm2", "qprov.circuits.analyze_circuit(format='openqasm2')",
-               _circuit("openqasm2"), ("qasm",), True, 20.0),
-        Target("circuit-openqasm3", "qprov.circuits.analyze_circuit(format='openqasm3')",
-               _circuit("openqasm3"), ("qasm3",), True, 20.0),
-        Target("circuit-qpy", "qprov.circuits.analyze_circuit(format='qpy')", _circuit("qpy"),
-               ("qpy",), True, 20.0),
+        Target(
+            "circuit",
+            "qprov.circuits.analyze_circuit",
+            _circuit(None),
+            ("qasm", "qasm3", "qpy"),
+            True,
+            20.0,
+        ),
+        Target(
+            "circuit-openqasm2",
+            "qprov.circuits.analyze_circuit(format='openqasm2')",
+            _circuit("openqasm2"),
+            ("qasm",),
+            True,
+            20.0,
+        ),
+        Target(
+            "circuit-openqasm3",
+            "qprov.circuits.analyze_circuit(format='openqasm3')",
+            _circuit("openqasm3"),
+            ("qasm3",),
+            True,
+            20.0,
+        ),
+        Target(
+            "circuit-qpy",
+            "qprov.circuits.analyze_circuit(format='qpy')",
+            _circuit("qpy"),
+            ("qpy",),
+            True,
+            20.0,
+        ),
         Target("executed-qpy", "qprov.repro.load_qpy", _executed_qpy, ("qpy",), True, 20.0),
         Target("counts", "qprov.repro.parse_counts", _counts, ("counts",), True),
-        Target("counts-registers", "qprov.repro.parse_counts(register_sizes=...)",
-               _counts_registers, ("counts",), True),
-        Target("canonical-result", "qprov.receipt.check_canonical_result", _canonical_result,
-               ("counts",), True),
-        Target("calibration", "qprov.repro.CalibrationSnapshot.from_json", _calibration,
-               ("calibration",)),
+        Target(
+            "counts-registers",
+            "qprov.repro.parse_counts(register_sizes=...)",
+            _counts_registers,
+            ("counts",),
+            True,
+        ),
+        Target(
+            "canonical-result",
+            "qprov.receipt.check_canonical_result",
+            _canonical_result,
+            ("counts",),
+            True,
+        ),
+        Target(
+            "calibration",
+            "qprov.repro.CalibrationSnapshot.from_json",
+            _calibration,
+            ("calibration",),
+        ),
         # transparency log
         Target("note", "qprov.tlog.parse_note", _note, ("note",), True),
         Target("checkpoint", "qprov.tlog.parse_checkpoint", _checkpoint, ("checkpoint",), True),
-        Target("checkpoint-verify", "qprov.tlog.verify_checkpoint", _checkpoint_verify,
-               ("note",), True),
+        Target(
+            "checkpoint-verify", "qprov.tlog.verify_checkpoint", _checkpoint_verify, ("note",), True
+        ),
         Target("note-verify", "qprov.tlog.verify_note", _note_verify, ("note",), True),
-        Target("proof-bundle", "qprov.tlog.ProofBundle.from_bytes", _proof_bundle,
-               ("proof-bundle",), True),
+        Target(
+            "proof-bundle",
+            "qprov.tlog.ProofBundle.from_bytes",
+            _proof_bundle,
+            ("proof-bundle",),
+            True,
+        ),
         Target("hash-lines", "qprov.tlog.parse_hash_lines", _hash_lines, ("hash-lines",)),
         Target("vkey", "qprov.tlog.parse_vkey", _vkey, ("vkey",)),
-        Target("monitor-state", "qprov.tlog.Monitor (state file)", _monitor_state,
-               ("monitor-state",)),
+        Target(
+            "monitor-state", "qprov.tlog.Monitor (state file)", _monitor_state, ("monitor-state",)
+        ),
         # keys
         Target("public-key", "qprov.keys.load_public_key", _public_key, ("public-key",)),
         Target("private-key", "qprov.keys.load_private_key", _private_key, ("private-key",)),
-        Target("signer-env", "qprov.keys.load_signer('env:...')", _signer_env,
-               ("private-key",)),
+        Target("signer-env", "qprov.keys.load_signer('env:...')", _signer_env, ("private-key",)),
         # SBOM inputs
-        Target("wheel", "qprov.sbom.scan_files (wheel) + build_sbom", _wheel, ("wheel",), True,
-               20.0),
+        Target(
+            "wheel", "qprov.sbom.scan_files (wheel) + build_sbom", _wheel, ("wheel",), True, 20.0
+        ),
         Target("sdist", "qprov.sbom.scan_files (sdist)", _sdist, ("sdist",), True),
         Target("record", "qprov.sbom.parse_record", _record, ("record",)),
         Target("metadata", "qprov.sbom.parse_metadata", _metadata, ("metadata",)),
-        Target("embedded-sbom", "qprov.sbom._embedded.load_embedded", _embedded_sbom,
-               ("embedded-sbom",)),
-        Target("pip-report", "qprov.sbom.scan_project(report=...) + build_sbom",
-               _project("report.json", report=True), ("pip-report",), True),
-        Target("requirements", "qprov.sbom.scan_project (requirements.txt) + build_sbom",
-               _project("requirements.txt"), ("requirements",), True),
-        Target("pylock", "qprov.sbom.scan_project (pylock.toml) + build_sbom",
-               _project("pylock.toml"), ("pylock",)),
-        Target("pyproject", "qprov.sbom.scan_project (pyproject.toml)",
-               _project("pyproject.toml"), ("pyproject",)),
+        Target(
+            "embedded-sbom",
+            "qprov.sbom._embedded.load_embedded",
+            _embedded_sbom,
+            ("embedded-sbom",),
+        ),
+        Target(
+            "pip-report",
+            "qprov.sbom.scan_project(report=...) + build_sbom",
+            _project("report.json", report=True),
+            ("pip-report",),
+            True,
+        ),
+        Target(
+            "requirements",
+            "qprov.sbom.scan_project (requirements.txt) + build_sbom",
+            _project("requirements.txt"),
+            ("requirements",),
+            True,
+        ),
+        Target(
+            "pylock",
+            "qprov.sbom.scan_project (pylock.toml) + build_sbom",
+            _project("pylock.toml"),
+            ("pylock",),
+        ),
+        Target(
+            "pyproject",
+            "qprov.sbom.scan_project (pyproject.toml)",
+            _project("pyproject.toml"),
+            ("pyproject",),
+        ),
         # SLSA and Sigstore
         Target("provenance", "qprov.slsa.parse_provenance_json", _provenance, ("provenance",)),
-        Target("attestation-bundle", "qprov.slsa.parse_attestation_bundle",
-               _attestation_bundle, ("attestation-bundle",), True),
-        Target("sdk-attestation", "qprov.manifest.sdk_from_attestation", _sdk_attestation,
-               ("attestation-bundle",)),
-        Target("sigstore-bundle", "qprov.sigstore.verify_bundle", _sigstore_bundle,
-               ("sigstore-bundle",), True, 20.0),
-        Target("sigstore-trusted-root", "qprov.sigstore.PinnedTrustedRoot + verify_bundle",
-               _trusted_root, ("trusted-root",), False, 20.0),
+        Target(
+            "attestation-bundle",
+            "qprov.slsa.parse_attestation_bundle",
+            _attestation_bundle,
+            ("attestation-bundle",),
+            True,
+        ),
+        Target(
+            "sdk-attestation",
+            "qprov.manifest.sdk_from_attestation",
+            _sdk_attestation,
+            ("attestation-bundle",),
+        ),
+        Target(
+            "sigstore-bundle",
+            "qprov.sigstore.verify_bundle",
+            _sigstore_bundle,
+            ("sigstore-bundle",),
+            True,
+            20.0,
+        ),
+        Target(
+            "sigstore-keyed-bundle",
+            "qprov.sigstore.verify_keyed_bundle",
+            _sigstore_keyed_bundle,
+            ("sigstore-keyed-bundle",),
+            True,
+            20.0,
+        ),
+        Target(
+            "sigstore-trusted-root",
+            "qprov.sigstore.PinnedTrustedRoot + verify_bundle",
+            _trusted_root,
+            ("trusted-root",),
+            False,
+            20.0,
+        ),
     ]
 }
 
