@@ -13,24 +13,83 @@ Nothing here imports qiskit.
 
 from __future__ import annotations
 
-from qprov.sbom._archive import ArchiveLimits
-from qprov.sbom._bom import PROFILE, build_sbom, package_purl, source_date
-from qprov.sbom._cbom import ALGORITHMS, DEFAULT_ALGORITHMS, AlgorithmInfo, cbom_components
-from qprov.sbom._env import scan_directories, scan_environment
-from qprov.sbom._files import scan_files
-from qprov.sbom._io import write_output
-from qprov.sbom._metadata import LicenseInfo, Metadata, parse_metadata
-from qprov.sbom._model import (
-    BundledFile,
-    CryptoLibrary,
-    EmbeddedSbom,
-    Inventory,
-    Package,
-    ProgressCallback,
-)
-from qprov.sbom._project import scan_project
-from qprov.sbom._record import RecordEntry, parse_record, record_digest
-from qprov.sbom._verify import RecordFinding, RecordReport, RecordVerificationError, verify_record
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qprov.sbom._archive import ArchiveLimits
+    from qprov.sbom._bom import PROFILE, build_sbom, package_purl, source_date
+    from qprov.sbom._cbom import ALGORITHMS, DEFAULT_ALGORITHMS, AlgorithmInfo, cbom_components
+    from qprov.sbom._env import scan_directories, scan_environment
+    from qprov.sbom._files import scan_files
+    from qprov.sbom._io import write_output
+    from qprov.sbom._metadata import LicenseInfo, Metadata, parse_metadata
+    from qprov.sbom._model import (
+        BundledFile,
+        CryptoLibrary,
+        EmbeddedSbom,
+        Inventory,
+        Package,
+        ProgressCallback,
+    )
+    from qprov.sbom._project import scan_project
+    from qprov.sbom._record import RecordEntry, parse_record, record_digest
+    from qprov.sbom._verify import (
+        RecordFinding,
+        RecordReport,
+        RecordVerificationError,
+        verify_record,
+    )
+
+# Public name -> private module. A module is imported on first use of one of its
+# names (PEP 562), so ``qprov sbom env`` does not import the wheel, sdist, lock
+# file and RECORD-verification code it does not run (~40 ms of imports).
+_SOURCES: dict[str, str] = {
+    "ArchiveLimits": "_archive",
+    "PROFILE": "_bom",
+    "build_sbom": "_bom",
+    "package_purl": "_bom",
+    "source_date": "_bom",
+    "ALGORITHMS": "_cbom",
+    "DEFAULT_ALGORITHMS": "_cbom",
+    "AlgorithmInfo": "_cbom",
+    "cbom_components": "_cbom",
+    "scan_directories": "_env",
+    "scan_environment": "_env",
+    "scan_files": "_files",
+    "write_output": "_io",
+    "LicenseInfo": "_metadata",
+    "Metadata": "_metadata",
+    "parse_metadata": "_metadata",
+    "BundledFile": "_model",
+    "CryptoLibrary": "_model",
+    "EmbeddedSbom": "_model",
+    "Inventory": "_model",
+    "Package": "_model",
+    "ProgressCallback": "_model",
+    "scan_project": "_project",
+    "RecordEntry": "_record",
+    "parse_record": "_record",
+    "record_digest": "_record",
+    "RecordFinding": "_verify",
+    "RecordReport": "_verify",
+    "RecordVerificationError": "_verify",
+    "verify_record": "_verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ALGORITHMS",

@@ -116,10 +116,15 @@ class SafeZip:
         for info in infos:
             name = check_member_name(self.label, info.filename)
             mode = info.external_attr >> 16
-            if info.create_system == 3 and mode and stat.S_IFMT(mode) not in (
-                0,
-                stat.S_IFREG,
-                stat.S_IFDIR,
+            if (
+                info.create_system == 3
+                and mode
+                and stat.S_IFMT(mode)
+                not in (
+                    0,
+                    stat.S_IFREG,
+                    stat.S_IFDIR,
+                )
             ):
                 kind = "a symlink" if stat.S_ISLNK(mode) else "a special file"
                 raise MalformedInputError(f"{self.label}: member {name!r} is {kind}")
@@ -151,7 +156,12 @@ class SafeZip:
                     )
                     yield chunk
         except (
-            zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError, zlib.error
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            NotImplementedError,
+            ValueError,
+            zlib.error,
         ) as exc:
             raise MalformedInputError(f"{self.label}: member {name!r} is corrupt: {exc}") from exc
 

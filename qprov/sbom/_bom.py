@@ -190,8 +190,12 @@ class _Builder:
             if not isinstance(item, dict):
                 continue
             try:
-                hashes.append(HashType(alg=HashAlgorithm(item.get("alg")),
-                                       content=str(item.get("content", "")).lower()))
+                hashes.append(
+                    HashType(
+                        alg=HashAlgorithm(item.get("alg")),
+                        content=str(item.get("content", "")).lower(),
+                    )
+                )
             except ValueError:
                 continue
         licenses = self._embedded_licenses(raw.get("licenses"), props)
@@ -202,17 +206,19 @@ class _Builder:
                 if built is not None:
                     children.append(built)
         version = raw.get("version")
-        return _frozen(Component(
-            name=raw["name"][:500],
-            version=version if isinstance(version, str) else None,
-            type=kind,
-            bom_ref=ref,
-            purl=purl,
-            hashes=[h for h in hashes if re.fullmatch(r"[0-9a-f]{32,128}", h.content)],
-            licenses=licenses,
-            properties=_props(props),
-            components=children,
-        ))
+        return _frozen(
+            Component(
+                name=raw["name"][:500],
+                version=version if isinstance(version, str) else None,
+                type=kind,
+                bom_ref=ref,
+                purl=purl,
+                hashes=[h for h in hashes if re.fullmatch(r"[0-9a-f]{32,128}", h.content)],
+                licenses=licenses,
+                properties=_props(props),
+                components=children,
+            )
+        )
 
     @staticmethod
     def _embedded_licenses(raw: Any, props: list[tuple[str, str]]) -> list[Any]:
@@ -233,8 +239,9 @@ class _Builder:
                     named.append(lic["name"])
         normalized = [spdx_normalize(e) for e in expressions]
         if expressions and all(n is not None for n in normalized):
-            joined = " AND ".join(sorted({f"({n})" if " " in str(n) else str(n)
-                                          for n in normalized}))
+            joined = " AND ".join(
+                sorted({f"({n})" if " " in str(n) else str(n) for n in normalized})
+            )
             return [LicenseExpression(joined)]
         for text in expressions:
             if spdx_normalize(text) is None:
@@ -321,15 +328,19 @@ class _Builder:
         ref = f"{package_ref}#{file.path}"
         self.bundled_count += 1
         self._edge(package_ref, ref)
-        return _frozen(Component(
-            name=file.name,
-            version=version,
-            type=ComponentType.FILE if file.kind == "extension-module" else ComponentType.LIBRARY,
-            bom_ref=ref,
-            purl=purl,
-            hashes=_sha256(file.sha256),
-            properties=_props(props),
-        ))
+        return _frozen(
+            Component(
+                name=file.name,
+                version=version,
+                type=ComponentType.FILE
+                if file.kind == "extension-module"
+                else ComponentType.LIBRARY,
+                bom_ref=ref,
+                purl=purl,
+                hashes=_sha256(file.sha256),
+                properties=_props(props),
+            )
+        )
 
     def _crypto_library(self, library: CryptoLibrary, package_ref: str) -> Component:
         ref = f"{package_ref}#crypto:{library.name}:{library.path}"
@@ -342,20 +353,22 @@ class _Builder:
             ("qprov:bundled:path", library.path),
         ]
         purl = PackageURL(type="generic", name=library.name, version=library.version)
-        return _frozen(Component(
-            name=library.name,
-            version=library.version,
-            type=ComponentType.LIBRARY,
-            bom_ref=ref,
-            purl=purl,
-            properties=_props(props),
-        ))
+        return _frozen(
+            Component(
+                name=library.name,
+                version=library.version,
+                type=ComponentType.LIBRARY,
+                bom_ref=ref,
+                purl=purl,
+                properties=_props(props),
+            )
+        )
 
     # -- packages ------------------------------------------------------------------------
 
-    def package_component(self, package: Package, extras: set[str],
-                          missing: set[str], unsatisfied: set[str]
-                          ) -> tuple[Component, list[Component]]:
+    def package_component(
+        self, package: Package, extras: set[str], missing: set[str], unsatisfied: set[str]
+    ) -> tuple[Component, list[Component]]:
         """The package's component and, apart, its nested components.
 
         The nested ones are attached only after the package is in the BOM's
@@ -382,10 +395,14 @@ class _Builder:
             props.append(("qprov:extras", " ".join(sorted(extras))))
         props.extend(("qprov:dependency:missing", m) for m in sorted(missing))
         props.extend(("qprov:dependency:unsatisfied", u) for u in sorted(unsatisfied))
-        props.extend(("qprov:metadata:invalid-requirement", r[:500])
-                     for r in package.metadata.invalid_requirements)
-        props.extend((f"qprov:embedded-sbom:{s.format}", f"{s.path} sha256:{s.sha256}")
-                     for s in package.embedded)
+        props.extend(
+            ("qprov:metadata:invalid-requirement", r[:500])
+            for r in package.metadata.invalid_requirements
+        )
+        props.extend(
+            (f"qprov:embedded-sbom:{s.format}", f"{s.path} sha256:{s.sha256}")
+            for s in package.embedded
+        )
         flag = _crypto_flag(package)
         if flag is not None:
             props.append(("qprov:crypto:library", "true"))
@@ -417,15 +434,21 @@ class _Builder:
         bom = Bom(serial_number=uuid.UUID(int=0))
         bom.metadata.timestamp = timestamp  # type: ignore[assignment]  # None: no timestamp
         bom.metadata.tools.components.add(
-            Component(type=ComponentType.APPLICATION, name="qprov", version=__version__,
-                      bom_ref="qprov:tool")
+            Component(
+                type=ComponentType.APPLICATION,
+                name="qprov",
+                version=__version__,
+                bom_ref="qprov:tool",
+            )
         )
         meta_props = [("qprov:profile", PROFILE), ("qprov:scan:kind", inventory.kind)]
         meta_props += sorted(inventory.properties.items())
         for package in inventory.packages:
             name = package.metadata.canonical_name
             component, nested = self.package_component(
-                package, graph.extras.get(name, set()), graph.missing.get(name, set()),
+                package,
+                graph.extras.get(name, set()),
+                graph.missing.get(name, set()),
                 graph.unsatisfied.get(name, set()),
             )
             self.refs[name] = str(component.bom_ref.value)
@@ -465,8 +488,9 @@ class _Builder:
             return found
 
         bom.dependencies = [
-            _frozen_dependency(Dependency(ref=BomRef(source),
-                                          dependencies=[leaf(t) for t in sorted(targets)]))
+            _frozen_dependency(
+                Dependency(ref=BomRef(source), dependencies=[leaf(t) for t in sorted(targets)])
+            )
             for source, targets in sorted(self.dependencies.items())
         ]
         return bom

@@ -60,35 +60,114 @@ _SIG = CryptoPrimitive.SIGNATURE
 ALGORITHMS: dict[str, AlgorithmInfo] = {
     a.name: a
     for a in (
-        AlgorithmInfo("ML-DSA-44", "2.16.840.1.101.3.4.3.17", _SIG, 2, 128, "44",
-                      reference="FIPS 204"),
-        AlgorithmInfo("ML-DSA-65", "2.16.840.1.101.3.4.3.18", _SIG, 3, 192, "65",
-                      reference="FIPS 204"),
-        AlgorithmInfo("ML-DSA-87", "2.16.840.1.101.3.4.3.19", _SIG, 5, 256, "87",
-                      reference="FIPS 204"),
-        AlgorithmInfo("MLDSA44-Ed25519-SHA512", "1.3.6.1.5.5.7.6.39", _SIG, 2, 128, "44",
-                      parts=("ML-DSA-44", "Ed25519", "SHA-512"), reference=_COMPOSITE),
-        AlgorithmInfo("MLDSA65-ECDSA-P256-SHA512", "1.3.6.1.5.5.7.6.45", _SIG, 3, 128, "65",
-                      parts=("ML-DSA-65", "ECDSA-P256-SHA256", "SHA-512"), reference=_COMPOSITE),
-        AlgorithmInfo("MLDSA65-Ed25519-SHA512", "1.3.6.1.5.5.7.6.48", _SIG, 3, 128, "65",
-                      parts=("ML-DSA-65", "Ed25519", "SHA-512"), reference=_COMPOSITE),
-        AlgorithmInfo("MLDSA87-ECDSA-P384-SHA512", "1.3.6.1.5.5.7.6.49", _SIG, 5, 192, "87",
-                      parts=("ML-DSA-87", "ECDSA-P384-SHA384", "SHA-512"), reference=_COMPOSITE),
-        AlgorithmInfo("MLDSA87-Ed448-SHAKE256", "1.3.6.1.5.5.7.6.51", _SIG, 5, 224, "87",
-                      parts=("ML-DSA-87", "Ed448", "SHAKE256"), reference=_COMPOSITE),
-        AlgorithmInfo("Ed25519", "1.3.101.112", _SIG, 0, 128, curve="Ed25519",
-                      reference="RFC 8032"),
+        AlgorithmInfo(
+            "ML-DSA-44", "2.16.840.1.101.3.4.3.17", _SIG, 2, 128, "44", reference="FIPS 204"
+        ),
+        AlgorithmInfo(
+            "ML-DSA-65", "2.16.840.1.101.3.4.3.18", _SIG, 3, 192, "65", reference="FIPS 204"
+        ),
+        AlgorithmInfo(
+            "ML-DSA-87", "2.16.840.1.101.3.4.3.19", _SIG, 5, 256, "87", reference="FIPS 204"
+        ),
+        AlgorithmInfo(
+            "MLDSA44-Ed25519-SHA512",
+            "1.3.6.1.5.5.7.6.39",
+            _SIG,
+            2,
+            128,
+            "44",
+            parts=("ML-DSA-44", "Ed25519", "SHA-512"),
+            reference=_COMPOSITE,
+        ),
+        AlgorithmInfo(
+            "MLDSA65-ECDSA-P256-SHA512",
+            "1.3.6.1.5.5.7.6.45",
+            _SIG,
+            3,
+            128,
+            "65",
+            parts=("ML-DSA-65", "ECDSA-P256-SHA256", "SHA-512"),
+            reference=_COMPOSITE,
+        ),
+        AlgorithmInfo(
+            "MLDSA65-Ed25519-SHA512",
+            "1.3.6.1.5.5.7.6.48",
+            _SIG,
+            3,
+            128,
+            "65",
+            parts=("ML-DSA-65", "Ed25519", "SHA-512"),
+            reference=_COMPOSITE,
+        ),
+        AlgorithmInfo(
+            "MLDSA87-ECDSA-P384-SHA512",
+            "1.3.6.1.5.5.7.6.49",
+            _SIG,
+            5,
+            192,
+            "87",
+            parts=("ML-DSA-87", "ECDSA-P384-SHA384", "SHA-512"),
+            reference=_COMPOSITE,
+        ),
+        AlgorithmInfo(
+            "MLDSA87-Ed448-SHAKE256",
+            "1.3.6.1.5.5.7.6.51",
+            _SIG,
+            5,
+            224,
+            "87",
+            parts=("ML-DSA-87", "Ed448", "SHAKE256"),
+            reference=_COMPOSITE,
+        ),
+        AlgorithmInfo(
+            "Ed25519", "1.3.101.112", _SIG, 0, 128, curve="Ed25519", reference="RFC 8032"
+        ),
         AlgorithmInfo("Ed448", "1.3.101.113", _SIG, 0, 224, curve="Ed448", reference="RFC 8032"),
-        AlgorithmInfo("ECDSA-P256-SHA256", "1.2.840.10045.4.3.2", _SIG, 0, 128, curve="P-256",
-                      reference="FIPS 186-5"),
-        AlgorithmInfo("ECDSA-P384-SHA384", "1.2.840.10045.4.3.3", _SIG, 0, 192, curve="P-384",
-                      reference="FIPS 186-5"),
-        AlgorithmInfo("SHA-256", "2.16.840.1.101.3.4.2.1", CryptoPrimitive.HASH, 2, 128,
-                      functions=_DIGEST, reference="FIPS 180-4"),
-        AlgorithmInfo("SHA-512", "2.16.840.1.101.3.4.2.3", CryptoPrimitive.HASH, 4, 256,
-                      functions=_DIGEST, reference="FIPS 180-4"),
-        AlgorithmInfo("SHAKE256", "2.16.840.1.101.3.4.2.12", CryptoPrimitive.XOF, 4, 256,
-                      functions=_DIGEST, reference="FIPS 202"),
+        AlgorithmInfo(
+            "ECDSA-P256-SHA256",
+            "1.2.840.10045.4.3.2",
+            _SIG,
+            0,
+            128,
+            curve="P-256",
+            reference="FIPS 186-5",
+        ),
+        AlgorithmInfo(
+            "ECDSA-P384-SHA384",
+            "1.2.840.10045.4.3.3",
+            _SIG,
+            0,
+            192,
+            curve="P-384",
+            reference="FIPS 186-5",
+        ),
+        AlgorithmInfo(
+            "SHA-256",
+            "2.16.840.1.101.3.4.2.1",
+            CryptoPrimitive.HASH,
+            2,
+            128,
+            functions=_DIGEST,
+            reference="FIPS 180-4",
+        ),
+        AlgorithmInfo(
+            "SHA-512",
+            "2.16.840.1.101.3.4.2.3",
+            CryptoPrimitive.HASH,
+            4,
+            256,
+            functions=_DIGEST,
+            reference="FIPS 180-4",
+        ),
+        AlgorithmInfo(
+            "SHAKE256",
+            "2.16.840.1.101.3.4.2.12",
+            CryptoPrimitive.XOF,
+            4,
+            256,
+            functions=_DIGEST,
+            reference="FIPS 202",
+        ),
     )
 }
 
@@ -110,8 +189,16 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
 QPROV_DEFAULT_SIGNATURE = "MLDSA65-Ed25519-SHA512"
 
 _ALIASES = {name.lower().replace("_", "-"): name for name in ALGORITHMS}
-_ALIASES.update({"ed25519-checkpoint": "Ed25519", "sha256": "SHA-256", "mldsa44": "ML-DSA-44",
-                 "mldsa65": "ML-DSA-65", "mldsa87": "ML-DSA-87", "sha512": "SHA-512"})
+_ALIASES.update(
+    {
+        "ed25519-checkpoint": "Ed25519",
+        "sha256": "SHA-256",
+        "mldsa44": "ML-DSA-44",
+        "mldsa65": "ML-DSA-65",
+        "mldsa87": "ML-DSA-87",
+        "sha512": "SHA-512",
+    }
+)
 
 
 def canonical_algorithm(name: str) -> str:
@@ -152,14 +239,17 @@ def cbom_components(algorithms: list[str]) -> list[Component]:
     for name in _closure(algorithms):
         info = ALGORITHMS[name]
         properties = [
-            Property(name="qprov:crypto:quantum-vulnerable",
-                     value="true" if info.quantum_vulnerable else "false"),
+            Property(
+                name="qprov:crypto:quantum-vulnerable",
+                value="true" if info.quantum_vulnerable else "false",
+            ),
         ]
         if info.reference:
             properties.append(Property(name="qprov:crypto:specification", value=info.reference))
         if info.parts:
-            properties.append(Property(name="qprov:crypto:composite-of",
-                                       value=" ".join(info.parts)))
+            properties.append(
+                Property(name="qprov:crypto:composite-of", value=" ".join(info.parts))
+            )
         if name == QPROV_DEFAULT_SIGNATURE:
             properties.append(Property(name="qprov:crypto:default", value="true"))
         components.append(

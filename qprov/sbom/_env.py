@@ -9,13 +9,14 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from qprov.errors import EnvironmentProblemError, MalformedInputError
 from qprov.sbom import _probe
 from qprov.sbom._gc import paused_gc
-from qprov.sbom._installed import read_dist_info
-from qprov.sbom._model import Inventory, Package, ProgressCallback
+
+if TYPE_CHECKING:
+    from qprov.sbom._model import Inventory, Package, ProgressCallback
 
 __all__ = ["probe_environment", "scan_directories", "scan_environment"]
 
@@ -23,35 +24,65 @@ _LOG = logging.getLogger(__name__)
 _PROBE_TIMEOUT = 120
 
 
+class _Probe:
+    """The probe running in another interpreter: started now, read by :meth:`result`.
+
+    Between the two, the caller can do its own work (the scanner imports its
+    parsers, ~50 ms) while the other interpreter starts up.
+    """
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        source = resources.files("qprov.sbom").joinpath("_probe.py").read_text(encoding="utf-8")
+        # An empty working directory: nothing there can shadow the standard library.
+        self._cwd = tempfile.TemporaryDirectory(prefix="qprov-probe-")
+        try:
+            self._process = subprocess.Popen(
+                [python, "-c", source],
+                cwd=self._cwd.name,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._cwd.cleanup()
+            raise EnvironmentProblemError(f"cannot run {python}: {exc}") from exc
+
+    def close(self) -> None:
+        """Stop the probe if it still runs (the caller failed before reading it)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()
+        self._cwd.cleanup()
+
+    def result(self) -> dict[str, Any]:
+        python = self.python
+        try:
+            stdout, stderr = self._process.communicate(timeout=_PROBE_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            self.close()
+            raise EnvironmentProblemError(f"cannot run {python}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        self._cwd.cleanup()
+        returncode = self._process.returncode
+        if returncode != 0:
+            detail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            raise EnvironmentProblemError(f"{python} exited with {returncode}: {detail[0]}")
+        try:
+            result: Any = json.loads(stdout)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise EnvironmentProblemError(f"{python}: probe printed no JSON") from exc
+        if not isinstance(result, dict) or not isinstance(result.get("dists"), list):
+            raise EnvironmentProblemError(f"{python}: probe output has the wrong shape")
+        return result
+
+
 def probe_environment(python: str | None) -> dict[str, Any]:
     """Run the probe in ``python`` (a subprocess) or in this interpreter (None)."""
     if python is None:
         return _probe.probe()
-    source = resources.files("qprov.sbom").joinpath("_probe.py").read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="qprov-probe-") as cwd:
-        # An empty working directory: nothing there can shadow the standard library.
-        try:
-            completed = subprocess.run(
-                [python, "-c", source],
-                cwd=cwd,
-                capture_output=True,
-                timeout=_PROBE_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise EnvironmentProblemError(f"cannot run {python}: {exc}") from exc
-    if completed.returncode != 0:
-        detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise EnvironmentProblemError(
-            f"{python} exited with {completed.returncode}: {detail[0]}"
-        )
-    try:
-        result: Any = json.loads(completed.stdout)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EnvironmentProblemError(f"{python}: probe printed no JSON") from exc
-    if not isinstance(result, dict) or not isinstance(result.get("dists"), list):
-        raise EnvironmentProblemError(f"{python}: probe output has the wrong shape")
-    return result
+    return _Probe(python).result()
 
 
 def scan_environment(
@@ -69,11 +100,26 @@ def scan_environment(
     raise :class:`MalformedInputError` listing all of them, or are skipped with
     a warning (``on_error="skip"``).
     """
-    probed = probe_environment(python)
+    if python is None:
+        probed = _probe.probe()
+    else:
+        pending = _Probe(python)
+        try:
+            from qprov.sbom import _installed  # noqa: F401 - imported while the probe runs
+        except BaseException:
+            pending.close()
+            raise
+        probed = pending.result()
     paths = [Path(p) for p in probed["dists"] if isinstance(p, str)]
     markers = {str(k): str(v) for k, v in dict(probed.get("markers", {})).items()}
-    return _scan(paths, markers, include_extensions=include_extensions, on_error=on_error,
-                 progress=progress, current_interpreter=python is None)
+    return _scan(
+        paths,
+        markers,
+        include_extensions=include_extensions,
+        on_error=on_error,
+        progress=progress,
+        current_interpreter=python is None,
+    )
 
 
 def scan_directories(
@@ -89,11 +135,22 @@ def scan_directories(
     for directory in directories:
         if not directory.is_dir():
             raise MalformedInputError(f"{directory}: not a directory")
-        paths.extend(sorted(p for p in directory.iterdir()
-                            if p.name.endswith((".dist-info", ".egg-info")) and p.is_dir()))
+        paths.extend(
+            sorted(
+                p
+                for p in directory.iterdir()
+                if p.name.endswith((".dist-info", ".egg-info")) and p.is_dir()
+            )
+        )
     markers = _probe.probe()["markers"]
-    return _scan(paths, markers, include_extensions=include_extensions, on_error=on_error,
-                 progress=progress, current_interpreter=False)
+    return _scan(
+        paths,
+        markers,
+        include_extensions=include_extensions,
+        on_error=on_error,
+        progress=progress,
+        current_interpreter=False,
+    )
 
 
 def _scan(
@@ -105,6 +162,9 @@ def _scan(
     progress: ProgressCallback | None,
     current_interpreter: bool,
 ) -> Inventory:
+    from qprov.sbom._installed import read_dist_info
+    from qprov.sbom._model import Inventory
+
     packages: dict[str, Package] = {}
     errors: list[str] = []
     total = len(paths)
@@ -112,7 +172,8 @@ def _scan(
         for done, dist_info in enumerate(paths, start=1):
             try:
                 package = read_dist_info(
-                    dist_info, include_extensions=include_extensions,
+                    dist_info,
+                    include_extensions=include_extensions,
                     current_interpreter=current_interpreter,
                 )
             except MalformedInputError as exc:

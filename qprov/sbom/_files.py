@@ -102,8 +102,9 @@ def scan_wheel(
             if bundled.name in {"libssl", "libcrypto"}:
                 version_found = sniff_bytes(archive.read(bundled.path), "openssl")
                 package.crypto_libraries.append(
-                    crypto_library("openssl", version_found, bundled.path,
-                                   f"version string in {bundled.name}")
+                    crypto_library(
+                        "openssl", version_found, bundled.path, f"version string in {bundled.name}"
+                    )
                 )
         if metadata.canonical_name == "cryptography":
             for member in sorted(names):
@@ -112,14 +113,19 @@ def scan_wheel(
                 ):
                     found = sniff_bytes(archive.read(member), "openssl")
                     package.crypto_libraries.append(
-                        crypto_library("openssl", found, member,
-                                       "version string in the bundled extension module")
+                        crypto_library(
+                            "openssl",
+                            found,
+                            member,
+                            "version string in the bundled extension module",
+                        )
                     )
     return package
 
 
-def _check_record(label: str, record: list[RecordEntry], digests: dict[str, MemberDigest],
-                  record_name: str) -> None:
+def _check_record(
+    label: str, record: list[RecordEntry], digests: dict[str, MemberDigest], record_name: str
+) -> None:
     problems: list[str] = []
     listed = {e.path for e in record}
     for entry in record:
@@ -179,8 +185,9 @@ def scan_files(
             if not path.is_file():
                 pass
             elif path.name.endswith(".whl"):
-                packages.append(scan_wheel(path, include_extensions=include_extensions,
-                                           limits=limits))
+                packages.append(
+                    scan_wheel(path, include_extensions=include_extensions, limits=limits)
+                )
             elif path.name.endswith((".tar.gz", ".zip")):
                 packages.append(scan_sdist(path, limits=limits))
             else:
@@ -197,7 +204,8 @@ def scan_files(
         seen.setdefault(key, package)
     return Inventory(
         kind="files",
-        packages=sorted(seen.values(), key=lambda p: (p.metadata.canonical_name,
-                                                      p.file_name or "")),
+        packages=sorted(
+            seen.values(), key=lambda p: (p.metadata.canonical_name, p.file_name or "")
+        ),
         marker_environment=current_markers(),
     )

@@ -89,9 +89,11 @@ def resolve_graph(
             return True
         return False
 
-    # Each (requirement, extra) is evaluated once and each (package, requirement)
+    # Each (marker, extra) is evaluated once and each (package, requirement)
     # linked once: the loop below repeats until no extra is added, and a repeated
-    # evaluation or link gives the same answer and changes nothing.
+    # evaluation or link gives the same answer and changes nothing. Requirements
+    # read from metadata share the marker objects of equal marker texts, so a
+    # marker repeated across distributions is evaluated once per extra.
     applies: dict[tuple[int, str], bool] = {}
     linked: set[tuple[str, int]] = set()
     for requirement in root_requirements or []:
@@ -103,7 +105,7 @@ def resolve_graph(
         for name, package in by_name.items():
             for extra in ("", *sorted(graph.extras[name])):
                 for requirement in package.metadata.requires_dist:
-                    key = (id(requirement), extra)
+                    key = (id(requirement.marker), extra)
                     ok = applies.get(key)
                     if ok is None:
                         ok = applies[key] = _applies(requirement, environment, extra)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from qprov.errors import MalformedInputError
@@ -15,16 +16,31 @@ from qprov.sbom._model import Package
 from qprov.sbom._native import bundled_from_paths, crypto_library, sniff_version
 from qprov.sbom._record import parse_record, record_digest
 
-__all__ = ["read_dist_info", "wheel_tags"]
+__all__ = ["read_bounded", "read_dist_info", "wheel_tags"]
 
 _LOG = logging.getLogger(__name__)
 _MAX_SMALL_FILE = 1024 * 1024
 
 
+def read_bounded(handle: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of an open file (more than ``limit``: too large).
+
+    ``handle.read(limit + 1)`` would allocate ``limit + 1`` bytes up front
+    (64 MiB for a RECORD, 32 MiB for an embedded SBOM) for files that are
+    mostly a few kilobytes; the size the file has now is asked first, and a
+    file that grows meanwhile is still read up to the limit.
+    """
+    size = os.fstat(handle.fileno()).st_size
+    data = handle.read(min(size, limit) + 1)
+    if size < len(data) <= limit:
+        data += handle.read(limit + 1 - len(data))
+    return data
+
+
 def _read_text(path: Path, limit: int = _MAX_SMALL_FILE) -> str | None:
     try:
         with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+            data = read_bounded(handle, limit)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -116,7 +132,7 @@ def read_dist_info(
                 continue
             relative = sbom_path.relative_to(site).as_posix()
             with sbom_path.open("rb") as handle:
-                raw = handle.read(MAX_EMBEDDED_BYTES + 1)
+                raw = read_bounded(handle, MAX_EMBEDDED_BYTES)
             package.embedded.append(load_embedded(relative, raw))
     if package.file_name is None:
         for sbom in package.embedded:
@@ -142,8 +158,9 @@ def _find_crypto(package: Package, site: Path, current_interpreter: bool) -> Non
         if bundled.name in {"libssl", "libcrypto"}:
             version = sniff_version(site / bundled.path, "openssl")
             package.crypto_libraries.append(
-                crypto_library("openssl", version, bundled.path,
-                               f"version string in {bundled.name}")
+                crypto_library(
+                    "openssl", version, bundled.path, f"version string in {bundled.name}"
+                )
             )
         elif "openblas" in bundled.name and bundled.version is None:
             bundled.version = sniff_version(site / bundled.path, "openblas")

@@ -66,8 +66,7 @@ def _root_package(directory: Path) -> Package | None:
     metadata = Metadata(
         name=project["name"],
         version=version if isinstance(version, str) else "0+unknown",
-        summary=project.get("description") if isinstance(project.get("description"), str)
-        else None,
+        summary=project.get("description") if isinstance(project.get("description"), str) else None,
         license=resolve_license(expression, text if isinstance(text, str) else None, classifiers),
         requires_dist=requires,
         provides_extra=tuple(
@@ -86,14 +85,19 @@ def _from_report(path: Path) -> tuple[list[Package], dict[str, str], list[Requir
     if not isinstance(report, dict) or not isinstance(report.get("install"), list):
         raise MalformedInputError(f"{path}: not a pip installation report (no 'install' list)")
     environment = report.get("environment")
-    markers = {str(k): str(v) for k, v in environment.items()} if isinstance(
-        environment, dict) else current_markers()
+    markers = (
+        {str(k): str(v) for k, v in environment.items()}
+        if isinstance(environment, dict)
+        else current_markers()
+    )
     packages: list[Package] = []
     roots: list[Requirement] = []
     for index, item in enumerate(report["install"]):
         meta = item.get("metadata") if isinstance(item, dict) else None
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not isinstance(
-            meta.get("version"), str
+        if (
+            not isinstance(meta, dict)
+            or not isinstance(meta.get("name"), str)
+            or not isinstance(meta.get("version"), str)
         ):
             raise MalformedInputError(f"{path}: install[{index}] has no metadata name/version")
         requires, invalid = _requirements(list(meta.get("requires_dist", [])))
@@ -101,15 +105,22 @@ def _from_report(path: Path) -> tuple[list[Package], dict[str, str], list[Requir
             name=meta["name"],
             version=meta["version"],
             summary=meta.get("summary") if isinstance(meta.get("summary"), str) else None,
-            license=resolve_license(meta.get("license_expression"), meta.get("license"),
-                                    [str(c) for c in meta.get("classifier", [])]),
+            license=resolve_license(
+                meta.get("license_expression"),
+                meta.get("license"),
+                [str(c) for c in meta.get("classifier", [])],
+            ),
             requires_dist=requires,
             provides_extra=tuple(canonicalize_name(e) for e in meta.get("provides_extra", [])),
             invalid_requirements=invalid,
         )
         extras = frozenset(canonicalize_name(e) for e in item.get("requested_extras", []) or [])
-        package = Package(metadata=metadata, origin="lock", requested_extras=extras,
-                          requested=bool(item.get("requested")))
+        package = Package(
+            metadata=metadata,
+            origin="lock",
+            requested_extras=extras,
+            requested=bool(item.get("requested")),
+        )
         download = item.get("download_info")
         if isinstance(download, dict):
             url = str(download.get("url", ""))
@@ -168,12 +179,19 @@ def _from_pylock(path: Path) -> tuple[list[Package], list[Requirement]]:
                     continue
             except (InvalidRequirement, SyntaxError) as exc:
                 raise MalformedInputError(f"{path}: packages[{index}]: bad marker") from exc
-        deps = [d["name"] for d in entry.get("dependencies", [])
-                if isinstance(d, dict) and isinstance(d.get("name"), str)]
+        deps = [
+            d["name"]
+            for d in entry.get("dependencies", [])
+            if isinstance(d, dict) and isinstance(d.get("name"), str)
+        ]
         requires, invalid = _requirements(deps)
         metadata = Metadata(
-            name=entry["name"], version=str(entry.get("version", "0+unknown")), summary=None,
-            license=LicenseInfo(None, None, "none"), requires_dist=requires, provides_extra=(),
+            name=entry["name"],
+            version=str(entry.get("version", "0+unknown")),
+            summary=None,
+            license=LicenseInfo(None, None, "none"),
+            requires_dist=requires,
+            provides_extra=(),
             invalid_requirements=invalid,
         )
         package = Package(metadata=metadata, origin="lock")
@@ -185,8 +203,11 @@ def _from_pylock(path: Path) -> tuple[list[Package], list[Requirement]]:
         packages.append(package)
     # Roots: packages nothing else in the lock depends on.
     depended = {canonicalize_name(r.name) for p in packages for r in p.metadata.requires_dist}
-    roots = [Requirement(p.metadata.canonical_name) for p in packages
-             if p.metadata.canonical_name not in depended]
+    roots = [
+        Requirement(p.metadata.canonical_name)
+        for p in packages
+        if p.metadata.canonical_name not in depended
+    ]
     return packages, roots
 
 
@@ -222,12 +243,18 @@ def _from_requirements(path: Path) -> tuple[list[Package], list[Requirement], li
             unpinned.append(str(requirement))
             continue
         metadata = Metadata(
-            name=requirement.name, version=pins[0], summary=None,
-            license=LicenseInfo(None, None, "none"), requires_dist=(), provides_extra=(),
+            name=requirement.name,
+            version=pins[0],
+            summary=None,
+            license=LicenseInfo(None, None, "none"),
+            requires_dist=(),
+            provides_extra=(),
         )
-        package = Package(metadata=metadata, origin="lock",
-                          requested_extras=frozenset(canonicalize_name(e)
-                                                     for e in requirement.extras))
+        package = Package(
+            metadata=metadata,
+            origin="lock",
+            requested_extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+        )
         if len(hashes) == 1:
             package.sha256 = hashes[0]
             package.digest_source = "lock"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qprov.errors import MalformedInputError
@@ -26,8 +26,9 @@ __all__ = [
 
 # Files an installer writes into .dist-info that are not in the wheel: they differ
 # between two installs of the same wheel and are left out of the package digest.
-INSTALLER_FILES = frozenset({"INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "RECORD.jws",
-                             "RECORD.p7s"})
+INSTALLER_FILES = frozenset(
+    {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "RECORD.jws", "RECORD.p7s"}
+)
 
 _MAX_RECORD_BYTES = 64 * 1024 * 1024
 
@@ -64,6 +65,36 @@ class RecordEntry:
         return self.digest if self.algorithm == "sha256" else None
 
 
+def _fast_constructor() -> Callable[[str, str | None, str | None, int | None], RecordEntry]:
+    """``RecordEntry(path, algorithm, value, size)`` at half the cost, for the parser.
+
+    A frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``; scanning an environment creates ~50,000 entries
+    (~40 ms that way, ~20 ms this way). This sets the same four slots through
+    their descriptors: the result is an ordinary, still frozen, equal
+    :class:`RecordEntry` (tests/sbom/test_sbom_speedups.py).
+    """
+    new = object.__new__
+    slots = RecordEntry.__dict__  # the slot descriptors of the four fields
+    set_path = slots["path"].__set__
+    set_algorithm = slots["algorithm"].__set__
+    set_value = slots["value"].__set__
+    set_size = slots["size"].__set__
+
+    def make(path: str, algorithm: str | None, value: str | None, size: int | None) -> RecordEntry:
+        entry: RecordEntry = new(RecordEntry)
+        set_path(entry, path)
+        set_algorithm(entry, algorithm)
+        set_value(entry, value)
+        set_size(entry, size)
+        return entry
+
+    return make
+
+
+_entry = _fast_constructor()
+
+
 def _check_hash(field: str, line: int) -> tuple[str | None, str | None]:
     if not field:
         return None, None
@@ -93,17 +124,23 @@ def parse_record(text: str) -> list[RecordEntry]:
     entries: list[RecordEntry] = []
     append = entries.append
     plain = _PLAIN_ROW.fullmatch
+    make = _entry
     for number, raw_line in enumerate(text.split("\n"), start=1):
         match = plain(raw_line)
         if match is not None:
             path, value, size_text = match.groups()
-            append(RecordEntry(path, "sha256" if value else None, value,
-                               int(size_text) if size_text else None))
+            append(
+                make(
+                    path, "sha256" if value else None, value, int(size_text) if size_text else None
+                )
+            )
             continue
         line = raw_line.removesuffix("\r")
         if not line.strip():
             continue
         if '"' in line:  # quoted fields (paths with commas): let csv parse the line
+            import csv
+
             try:
                 rows = list(csv.reader([line]))
             except csv.Error as exc:
@@ -141,16 +178,16 @@ def record_digest(entries: list[RecordEntry], dist_info: str) -> str | None:
     root (paths starting with ``..``, such as console scripts, which installers
     rewrite). Two installs of the same wheel give the same record digest.
     """
-    lines = []
     prefix = dist_info.rstrip("/") + "/"
-    for entry in entries:
-        if entry.algorithm != "sha256" or entry.value is None:
-            continue
-        if entry.path.startswith("../") or entry.path.startswith("/"):
-            continue
-        if entry.path.startswith(prefix) and entry.path[len(prefix):] in INSTALLER_FILES:
-            continue
-        lines.append(f"{entry.path}\tsha256={entry.value}\n")
+    skip = len(prefix)
+    lines = [
+        f"{entry.path}\tsha256={entry.value}\n"
+        for entry in entries
+        if entry.algorithm == "sha256"
+        and entry.value is not None
+        and not entry.path.startswith(("../", "/"))
+        and not (entry.path.startswith(prefix) and entry.path[skip:] in INSTALLER_FILES)
+    ]
     if not lines:
         return None
     lines.sort()

@@ -27,18 +27,26 @@ __all__ = ["validate_cyclonedx_json"]
 
 _SCHEMA_PREFIX = "http://cyclonedx.org/schema/"
 _IRI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_PYTHON_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
 
 
 # Optional modules jsonschema imports for its own format checkers, none of which
 # qprov uses (it registers its own four): ~1 s for rfc3987_syntax, ~30 ms for
 # the rest (isoduration pulls in arrow).
-_FORMAT_MODULES = ("rfc3987_syntax", "rfc3987", "isoduration", "rfc3986_validator",
-                   "rfc3339_validator", "webcolors", "jsonpointer", "uri_template", "fqdn",
-                   "idna")
+_FORMAT_MODULES = (
+    "rfc3987_syntax",
+    "rfc3987",
+    "isoduration",
+    "rfc3986_validator",
+    "rfc3339_validator",
+    "webcolors",
+    "jsonpointer",
+    "uri_template",
+    "fqdn",
+    "idna",
+)
 
 
 def _import_jsonschema() -> Any:
@@ -168,16 +176,35 @@ def _validator() -> Any:
         # jsonschema compares unhashable items pairwise (quadratic); compare keys instead.
         if not unique or not isinstance(instance, list):
             return
-        seen: set[str] = set()
+        seen: set[str | tuple[str]] = set()
         for item in instance:
-            key = json.dumps(item, sort_keys=True)
+            # A string is its own key (json.dumps is one-to-one on strings; the
+            # tuple keeps it apart from the JSON text of other items).
+            key = (item,) if isinstance(item, str) else json.dumps(item, sort_keys=True)
             if key in seen:
-                yield jsonschema.ValidationError(f"non-unique array element {key[:120]}")
+                text = json.dumps(item, sort_keys=True)
+                yield jsonschema.ValidationError(f"non-unique array element {text[:120]}")
                 return
             seen.add(key)
 
+    def type_(validator: Any, types: Any, instance: Any, _schema: Any) -> Any:
+        # jsonschema's own "type", with the JSON types of a parsed document
+        # (string, object, array) tested by isinstance instead of a lookup in the
+        # type checker; the others are asked of the checker as before. Same
+        # result and message; it runs once per node (~28,000 times per SBOM).
+        names = [types] if isinstance(types, str) else types
+        for name in names:
+            python_type = _PYTHON_TYPES.get(name)
+            if python_type is not None:
+                if isinstance(instance, python_type):
+                    return
+            elif validator.is_type(instance, name):
+                return
+        reprs = ", ".join(repr(name) for name in names)
+        yield jsonschema.ValidationError(f"{instance!r} is not of type {reprs}")
+
     cls = jsonschema.validators.extend(
-        jsonschema.Draft7Validator, {"uniqueItems": unique_items}
+        jsonschema.Draft7Validator, {"uniqueItems": unique_items, "type": type_}
     )
     return cls(schema, format_checker=checker)
 
