@@ -48,7 +48,10 @@ _KEYS: Final = frozenset(
         "jobs",
     }
 )
-_LOG_KEYS: Final = frozenset({"url", "keys"})
+_LOG_KEYS: Final = frozenset({"url", "keys", "sqlite_cache_kib"})
+#: Bounds of ``[log] sqlite_cache_kib``: those of ``?cache_kib=`` in a log URL
+#: (qprov.tlog._store, not imported here: this module stays light).
+SQLITE_CACHE_KIB_RANGE: Final = (64, 1 << 20)
 _JOBS_KEYS: Final = frozenset({"backend", "backend_names", "threads"})
 #: The built-in backends a gateway can run jobs on.
 JobBackend = Literal["aer"]
@@ -63,7 +66,10 @@ class LogConfig:
     ``url`` is a log store URL (:func:`qprov.tlog.open_store`: ``sqlite:///`` or
     ``postgresql://``); ``keys`` is the note key file ``qprov log keygen
     --key-file`` writes (Ed25519 + ML-DSA-44 signing keys, one per line), used
-    to sign a checkpoint after each decision.
+    to sign a checkpoint after each decision. ``sqlite_cache_kib`` in the file
+    is folded into a SQLite ``url`` as ``?cache_kib=``: the page cache of each
+    of the gateway's log connections (one per admission, job and log-read
+    thread).
     """
 
     url: str
@@ -257,7 +263,25 @@ def _log_config(value: Any, store_url: str, base_dir: Path) -> LogConfig:
         if scheme.lower() == "sqlite" and rest.startswith("///"):
             directory = Path(rest[3:].partition("?")[0]).parent
         url = f"sqlite:///{directory / DEFAULT_LOG_FILE}"
+    if "sqlite_cache_kib" in table:
+        url = _with_sqlite_cache(url, table["sqlite_cache_kib"])
     return LogConfig(url=url, keys=_path(table["keys"], "[log] keys", base_dir))
+
+
+def _with_sqlite_cache(url: str, kib: Any) -> str:
+    """``url`` with ``cache_kib=kib`` in its query; only a SQLite log has a page cache here."""
+    _int_in("[log] sqlite_cache_kib", kib, *SQLITE_CACHE_KIB_RANGE)
+    if url.split(":", 1)[0].lower() != "sqlite":
+        raise ConfigError(
+            "gateway config: [log] sqlite_cache_kib applies to a sqlite:/// log only "
+            "(a PostgreSQL log's cache is the server's shared_buffers)"
+        )
+    _, qmark, query = url.partition("?")
+    if any(p.partition("=")[0] == "cache_kib" for p in query.split("&")):
+        raise ConfigError(
+            "gateway config: [log] sqlite_cache_kib and ?cache_kib= in the url: give one"
+        )
+    return f"{url}{'&' if qmark else '?'}cache_kib={kib}"
 
 
 def _jobs_config(value: Any) -> JobsConfig:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NewType
+from typing import Final, NewType
 
 from qprov._io import atomic_write
-from qprov.errors import EnvironmentProblemError, MalformedInputError, ProofError
+from qprov.errors import ConfigError, EnvironmentProblemError, MalformedInputError, ProofError
 from qprov.tlog import _merkle
 from qprov.tlog._bundle import ProofBundle
 from qprov.tlog._checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
@@ -19,14 +20,17 @@ from qprov.tlog._note import NoteSigner, parse_note
 from qprov.tlog._store import Store, TreeState, open_store
 from qprov.tlog._tilepath import TILE_HEIGHT, TILE_WIDTH, TileRef, parse_tile_path, tiles_for_size
 
-__all__ = ["MAX_ENTRY_BYTES", "Log", "LogIndex", "write_file_atomic"]
+__all__ = ["DEFAULT_NODE_CACHE", "MAX_ENTRY_BYTES", "Log", "LogIndex", "write_file_atomic"]
 
 _log = logging.getLogger(__name__)
 
 LogIndex = NewType("LogIndex", int)
 #: tlog-tiles entry bundles prefix each entry with a uint16 length.
 MAX_ENTRY_BYTES = 0xFFFF
-_CACHE_LIMIT = 1 << 18
+#: Default bound of a :class:`Log`'s node-hash cache, in hashes (about 256 bytes each
+#: with the LRU bookkeeping: ~256 KiB). See :class:`_NodeCache` and docs/adr/0015.
+DEFAULT_NODE_CACHE: Final = 1024
+_MAX_NODE_CACHE: Final = 1 << 24
 
 
 def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -34,17 +38,78 @@ def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     atomic_write(path, data, make_parents=True)
 
 
-class Log:
-    """An RFC 9162 log over a :class:`Store`. Not thread-safe; one per thread."""
+class _NodeCache:
+    """A bounded LRU map of complete-subtree hashes, ``(level, index) -> hash``.
 
-    def __init__(self, store: Store) -> None:
+    A complete subtree's hash never changes once its last leaf is appended, so
+    any subset of them is a correct cache and nothing ever needs invalidating;
+    the only question is which subset is worth the memory. Two sets are hot:
+
+    * the tree's right edge: the frontier (the complete subtrees covering
+      ``[0, size)``) is exactly what the root at the current size and the
+      inclusion proof of the newest entry are made of. :meth:`Log.append_many`
+      and :meth:`Log.tree` insert it from the sequencer row, with no read;
+    * the top of the tree: every inclusion proof at a large size passes through
+      the few nodes of the upper levels, while its lower-level nodes are one-off.
+
+    Both are touched by nearly every request and so stay recent; the one-off
+    lower-level nodes of random-index proofs are the least recently used and go
+    first. ``limit`` 0 turns the cache off (every proof reads all its nodes).
+    """
+
+    __slots__ = ("_data", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._data: OrderedDict[NodeId, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, node: NodeId) -> bytes | None:
+        found = self._data.get(node)
+        if found is not None:
+            self._data.move_to_end(node)
+        return found
+
+    def put(self, node: NodeId, value: bytes) -> None:
+        if self.limit <= 0:
+            return
+        data = self._data
+        data[node] = value
+        data.move_to_end(node)
+        while len(data) > self.limit:
+            data.popitem(last=False)
+
+
+def _check_node_cache(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _MAX_NODE_CACHE:
+        raise ConfigError(f"node_cache must be an integer in 0..{_MAX_NODE_CACHE}, not {limit!r}")
+    return limit
+
+
+class Log:
+    """An RFC 9162 log over a :class:`Store`. Not thread-safe; one per thread.
+
+    ``node_cache`` bounds the in-memory cache of subtree hashes that proofs are
+    made of (in hashes; 0 turns it off): memory stays flat however large the
+    log grows.
+    """
+
+    def __init__(self, store: Store, *, node_cache: int = DEFAULT_NODE_CACHE) -> None:
+        self._nodes = _NodeCache(_check_node_cache(node_cache))
         self._store = store
-        self._cache: dict[NodeId, bytes] = {}
 
     @classmethod
-    def open(cls, url: str) -> Log:
+    def open(cls, url: str, *, node_cache: int = DEFAULT_NODE_CACHE) -> Log:
         """Open (creating if needed) the log at a store URL (sqlite:///, postgresql://)."""
-        return cls(open_store(url))
+        _check_node_cache(node_cache)
+        return cls(open_store(url), node_cache=node_cache)
+
+    @property
+    def node_cache_size(self) -> int:
+        """Subtree hashes held in memory now (never more than the ``node_cache`` bound)."""
+        return len(self._nodes)
 
     def close(self) -> None:
         self._store.close()
@@ -76,7 +141,7 @@ class Log:
                     f"entry {i} is {len(e)} bytes; the limit is {MAX_ENTRY_BYTES}"
                 )
         leaves = [_merkle.leaf_hash(e) for e in items]
-        state = self._store.append(items, leaves)
+        state = self._remember(self._store.append(items, leaves))
         first = state.size - len(items)
         return [LogIndex(first + i) for i in range(len(items))]
 
@@ -84,7 +149,14 @@ class Log:
 
     def tree(self) -> TreeState:
         """Current size, root and frontier."""
-        return self._store.state()
+        return self._remember(self._store.state())
+
+    def _remember(self, state: TreeState) -> TreeState:
+        """Cache the frontier of ``state``: the nodes the newest proofs and root are made of."""
+        size, put = state.size, self._nodes.put
+        for level, h in zip(_merkle.frontier_levels(size), state.frontier, strict=True):
+            put((level, (size >> level) - 1), h)
+        return state
 
     def entry(self, index: int) -> bytes:
         rows = self._store.entries(index, index + 1)
@@ -100,15 +172,30 @@ class Log:
         return LogIndex(found)
 
     def _hashes(self, nodes: Sequence[NodeId]) -> Callable[[NodeId], bytes]:
-        missing = [n for n in nodes if n not in self._cache]
+        # The answer is a local map, so the cache may evict while filling without
+        # losing a hash this call needs.
+        found: dict[NodeId, bytes] = {}
+        missing: list[NodeId] = []
+        get = self._nodes.get
+        for node in nodes:
+            if node in found:
+                continue
+            h = get(node)
+            if h is None:
+                missing.append(node)
+            else:
+                found[node] = h
         if missing:
+            missing = list(dict.fromkeys(missing))
             got = self._store.hashes(missing)
-            if len(got) != len(set(missing)):
+            if len(got) != len(missing) or not all(n in got for n in missing):
                 raise EnvironmentProblemError("log storage lacks hashes it should have")
-            if len(self._cache) > _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache.update(got)  # complete subtrees never change
-        return self._cache.__getitem__
+            put = self._nodes.put
+            for node in missing:
+                h = got[node]
+                found[node] = h
+                put(node, h)  # complete subtrees never change
+        return found.__getitem__
 
     def _range_hashes(self, ranges: Iterable[tuple[int, int]]) -> list[bytes]:
         ranges = list(ranges)
@@ -178,11 +265,15 @@ class Log:
         note = self.latest_checkpoint() if checkpoint is None else checkpoint
         cp = parse_checkpoint(parse_note(note).text)
         index = self.index_of(entry) if isinstance(entry, bytes | bytearray) else int(entry)
-        if cp.root != self.root_at(cp.size):
+        state = self.tree()
+        if cp.size > state.size or cp.root != (
+            state.root if cp.size == state.size else self.root_at(cp.size)
+        ):
             raise ProofError(f"checkpoint of size {cp.size} does not match this log's tree")
         if not 0 <= index < cp.size:
             raise ProofError(f"entry {index} is not covered by the checkpoint of size {cp.size}")
-        return ProofBundle(index, tuple(self.inclusion_proof(index, cp.size)), note, extra)
+        hashes = self._range_hashes(_merkle.inclusion_ranges(index, cp.size))
+        return ProofBundle(index, tuple(hashes), note, extra)
 
     # -- integrity -----------------------------------------------------------------
 

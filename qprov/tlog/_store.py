@@ -24,15 +24,31 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from qprov.errors import ConfigError, EnvironmentProblemError, ServiceUnavailableError
 from qprov.tlog import _merkle
 from qprov.tlog._merkle import NodeId
 
-__all__ = ["PostgresStore", "SqliteStore", "Store", "TreeState", "open_store"]
+__all__ = [
+    "DEFAULT_SQLITE_CACHE_KIB",
+    "PostgresStore",
+    "SqliteStore",
+    "Store",
+    "TreeState",
+    "open_store",
+]
 
 _log = logging.getLogger(__name__)
+#: SQLite page cache per log connection, in KiB (``?cache_kib=`` in a sqlite URL).
+#: Each connection fills its own cache up to this bound as it reads (until another
+#: connection writes), and a gateway keeps one log connection per thread: 4 MiB keeps
+#: the right edge of every table and the upper levels of its indexes in memory; the
+#: rest comes from the OS page cache, which all connections and processes share
+#: (docs/adr/0015).
+DEFAULT_SQLITE_CACHE_KIB: Final = 4096
+MIN_SQLITE_CACHE_KIB: Final = 64
+MAX_SQLITE_CACHE_KIB: Final = 1 << 20
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _H = _merkle.HASH_SIZE
 
@@ -114,12 +130,29 @@ CREATE TABLE IF NOT EXISTS tlog_checkpoints (size INTEGER PRIMARY KEY, note BLOB
 
 class SqliteStore:
     """SQLite in WAL mode. ``synchronous=full`` by default: an acknowledged
-    append survives a crash of the process and of the machine."""
+    append survives a crash of the process and of the machine. ``cache_kib``
+    bounds this connection's page cache."""
 
-    def __init__(self, path: str, *, synchronous: str = "full", url: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "full",
+        cache_kib: int = DEFAULT_SQLITE_CACHE_KIB,
+        url: str = "",
+    ) -> None:
         self.url = url or f"sqlite:///{path}"
         if synchronous.lower() not in ("full", "normal"):
             raise ConfigError("sqlite synchronous must be 'full' or 'normal'")
+        if (
+            isinstance(cache_kib, bool)
+            or not isinstance(cache_kib, int)
+            or not MIN_SQLITE_CACHE_KIB <= cache_kib <= MAX_SQLITE_CACHE_KIB
+        ):
+            raise ConfigError(
+                f"sqlite cache_kib must be an integer in "
+                f"{MIN_SQLITE_CACHE_KIB}..{MAX_SQLITE_CACHE_KIB}, not {cache_kib!r}"
+            )
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +163,7 @@ class SqliteStore:
         deadline = time.monotonic() + 60.0
         while True:
             try:
-                self._db = self._open(path, synchronous)
+                self._db = self._open(path, synchronous, cache_kib)
                 break
             except sqlite3.OperationalError as exc:
                 locked = "locked" in str(exc) or "busy" in str(exc)
@@ -141,12 +174,12 @@ class SqliteStore:
                 raise EnvironmentProblemError(f"cannot open SQLite log {path}: {exc}") from None
 
     @staticmethod
-    def _open(path: str, synchronous: str) -> sqlite3.Connection:
+    def _open(path: str, synchronous: str, cache_kib: int) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            db.execute("PRAGMA cache_size=-65536")
+            db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
             db.execute("BEGIN IMMEDIATE")
             for stmt in _SQLITE_SCHEMA.split(";"):
                 if stmt.strip():
@@ -446,7 +479,9 @@ def open_store(url: str) -> Store:
     """Open (creating if needed) the store named by a URL.
 
     * ``sqlite:///relative/path.sqlite``, ``sqlite:////absolute/path.sqlite``;
-      query ``?synchronous=normal`` trades machine-crash durability for speed.
+      query ``?synchronous=normal`` trades machine-crash durability for speed,
+      ``?cache_kib=N`` sets the connection's page cache (default
+      :data:`DEFAULT_SQLITE_CACHE_KIB`).
     * ``postgresql://user@host:port/db?schema=NAME``: ``schema`` is qprov's own
       parameter (tables go into that schema); the rest goes to libpq.
     """
@@ -458,11 +493,17 @@ def open_store(url: str) -> Store:
         path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
         if not path:
             raise ConfigError("sqlite URL has no path")
-        unknown = set(query) - {"synchronous"}
+        unknown = set(query) - {"synchronous", "cache_kib"}
         if unknown:
             raise ConfigError(f"unknown sqlite URL parameter(s): {', '.join(sorted(unknown))}")
         sync = query.get("synchronous", ["full"])[-1]
-        return SqliteStore(path, synchronous=sync, url=url)
+        cache_kib = DEFAULT_SQLITE_CACHE_KIB
+        if "cache_kib" in query:
+            text = query["cache_kib"][-1]
+            if not text.isdigit() or len(text) > 9:
+                raise ConfigError(f"sqlite cache_kib {text[:20]!r} is not a number of KiB")
+            cache_kib = int(text)
+        return SqliteStore(path, synchronous=sync, cache_kib=cache_kib, url=url)
     if parsed.scheme in ("postgresql", "postgres"):
         schema = query.pop("schema", [None])[-1]
         rest = urllib.parse.urlencode(query, doseq=True)

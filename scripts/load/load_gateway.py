@@ -12,11 +12,25 @@ a transparency log and, when the gateway serves ``POST /v1/jobs``, jobs on Aer. 
 Manifests are signed by a producer thread ahead of the clients (a bounded queue), so
 client latency is the gateway's. Prints, per operation and in all: requests,
 throughput, p50/p99 latency, errors (anything but a 200 with the expected verdict);
-and the server's RSS at start (after warm-up) and end. Loopback only; bounded in time
-(``--seconds`` <= 600) and in requests (``--max-requests``); the gateway is stopped on
-exit, even on Ctrl-C.
+the server's RSS (all its processes) every 5 s, at start, after ``--warm-up`` seconds
+and at the end; and a plateau verdict: the least-squares slope of RSS over the second
+half of the run in MiB/min, "flat" when under ``--flat-slope``. Loopback only; bounded
+in time (``--seconds`` <= 3600) and in requests (``--max-requests``); the gateway is
+stopped on exit, even on Ctrl-C.
+
+``--prefill N`` appends N entries of ``--prefill-bytes`` to the log before the gateway
+starts, so that proofs and tiles are read from a tree the size of months of operation
+(and caches that track the log's size would show it).
+
+Every 5 s the script also asks each server process (SIGUSR1 to a ``sitecustomize`` on
+the server's ``PYTHONPATH``) how much memory SQLite holds (its page caches), so RSS
+growth can be told apart from caches filling up to their bound. ``--tracemalloc`` runs
+every server process under tracemalloc and prints, per process, the source lines whose
+Python allocations grew most between the end of warm-up and the end of the run:
+what grows, when RSS does.
 
     python scripts/load/load_gateway.py --seconds 60 --clients 4
+    python scripts/load/load_gateway.py --seconds 900 --workers 2 --prefill 200000   # soak
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ import argparse
 import base64
 import contextlib
 import json
+import math
 import os
 import queue
 import random
@@ -122,13 +137,54 @@ def write_env(d: Path, port: int, *, jobs: bool, workers: int) -> CompositeSigne
     return CompositeSigner(submitter)
 
 
+#: Imported by every server process (the probe directory is on its PYTHONPATH). On
+#: SIGUSR1 a process writes $QPROV_LOAD_PROBE_DIR/<pid>.probe: the memory SQLite holds
+#: (all its connections: page caches, schemas, statements). With QPROV_LOAD_TRACEMALLOC
+#: set it also traces Python allocations and writes <pid>-<n>.trace on SIGUSR2.
+SITECUSTOMIZE = """\
+import ctypes, json, os, signal
+_dir = os.environ.get("QPROV_LOAD_PROBE_DIR")
+if _dir:
+    try:
+        _lib = ctypes.CDLL("libsqlite3.so.0")
+        _lib.sqlite3_memory_used.restype = ctypes.c_int64
+    except OSError:
+        _lib = None
+    def _probe(signum, frame):
+        used = _lib.sqlite3_memory_used() if _lib is not None else -1
+        path = os.path.join(_dir, f"{os.getpid()}.probe")
+        with open(path + ".tmp", "w") as fh:
+            json.dump({"sqlite": used}, fh)
+        os.replace(path + ".tmp", path)
+    signal.signal(signal.SIGUSR1, _probe)
+    if os.environ.get("QPROV_LOAD_TRACEMALLOC"):
+        import tracemalloc
+        tracemalloc.start(1)
+        _n = [0]
+        def _dump(signum, frame):
+            _n[0] += 1
+            tracemalloc.take_snapshot().dump(os.path.join(_dir, f"{os.getpid()}-{_n[0]}.trace"))
+        signal.signal(signal.SIGUSR2, _dump)
+"""
+
+
 @contextlib.contextmanager
-def gateway(d: Path, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+def gateway(
+    d: Path, port: int, workers: int, *, probe_dir: Path, trace: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     log = (d / "gateway.log").open("ab")
+    env = dict(os.environ)
+    site = d / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["QPROV_LOAD_PROBE_DIR"] = str(probe_dir)
+    if trace:
+        env["QPROV_LOAD_TRACEMALLOC"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-c", "from qprov._cli import main; main()", "gateway", "serve",
          "--config", str(d / "gateway.toml"), "--port", str(port), "--workers", str(workers)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, cwd=d,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, cwd=d, env=env,
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -154,6 +210,19 @@ def gateway(d: Path, port: int, workers: int) -> Iterator[subprocess.Popen[bytes
         log.close()
 
 
+def prefill(d: Path, count: int, size: int) -> float:
+    """Append ``count`` entries of ``size`` bytes to the gateway's log; returns seconds."""
+    from qprov.tlog import Log
+
+    began = time.perf_counter()
+    pad = b"p" * max(0, size - 24)
+    with Log.open(f"sqlite:///{d / 'log.db'}?synchronous=normal") as log:
+        for start in range(0, count, 5000):
+            stop = min(start + 5000, count)
+            log.append_many([b"prefill %012d " % i + pad for i in range(start, stop)])
+    return time.perf_counter() - began
+
+
 def rss(proc: subprocess.Popen[bytes]) -> int:
     """Resident memory of the server and its worker processes, in bytes."""
     try:
@@ -161,6 +230,81 @@ def rss(proc: subprocess.Popen[bytes]) -> int:
         return int(sum(q.memory_info().rss for q in [p, *p.children(recursive=True)]))
     except psutil.Error:
         return 0
+
+
+def rss_by_process(proc: subprocess.Popen[bytes]) -> dict[int, float]:
+    """RSS in MiB of each server process (the supervisor and its workers)."""
+    out: dict[int, float] = {}
+    with contextlib.suppress(psutil.Error):
+        p = psutil.Process(proc.pid)
+        for q in [p, *p.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                out[q.pid] = round(q.memory_info().rss / 2**20, 1)
+    return out
+
+
+def signal_workers(proc: subprocess.Popen[bytes], sig: int, workers: int) -> None:
+    """Send ``sig`` to the server's Python processes."""
+    with contextlib.suppress(psutil.Error):
+        p = psutil.Process(proc.pid)
+        children = p.children(recursive=True)
+        # with several workers, uvicorn's supervisor takes USR1/USR2 itself: skip it
+        for q in children if workers > 1 else [p, *children]:
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if "python" in q.name().lower():
+                    os.kill(q.pid, sig)
+
+
+def sqlite_memory(proc: subprocess.Popen[bytes], probe_dir: Path, workers: int) -> int:
+    """Bytes SQLite holds in all server processes (SIGUSR1, then the probe files)."""
+    for f in probe_dir.glob("*.probe"):
+        f.unlink()
+    signal_workers(proc, signal.SIGUSR1, workers)
+    time.sleep(0.5)
+    total = 0
+    for f in probe_dir.glob("*.probe"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            total += max(0, int(json.loads(f.read_text())["sqlite"]))
+    return total
+
+
+def trace_growth(trace_dir: Path, top: int = 12) -> dict[str, list[str]]:
+    """Per process: the lines whose traced memory grew most from first to last snapshot."""
+    import tracemalloc
+
+    by_pid: dict[str, list[Path]] = defaultdict(list)
+    for f in trace_dir.glob("*.trace"):
+        by_pid[f.name.split("-")[0]].append(f)
+    out: dict[str, list[str]] = {}
+    for pid, files in sorted(by_pid.items()):
+        files.sort(key=lambda f: int(f.stem.split("-")[1]))
+        if len(files) < 2:
+            continue
+        first = tracemalloc.Snapshot.load(str(files[0]))
+        last = tracemalloc.Snapshot.load(str(files[-1]))
+        stats = last.compare_to(first, "lineno")
+        total = sum(st.size_diff for st in stats)
+        lines = [f"total traced growth {total / 2**20:+.2f} MiB"]
+        lines += [str(st) for st in stats[:top]]
+        out[pid] = lines
+    return out
+
+
+def _mib_at(samples: list[tuple[float, int]], t: float) -> float | None:
+    """The first sample at or after ``t`` seconds, in MiB."""
+    later = [b for s, b in samples if s >= t]
+    return round(later[0] / 2**20, 1) if later else None
+
+
+def slope_mib_per_min(samples: list[tuple[float, int]]) -> float:
+    """Least-squares slope of RSS against time, in MiB per minute (nan under 3 samples)."""
+    if len(samples) < 3:
+        return float("nan")
+    ts = [t / 60 for t, _ in samples]
+    ms = [b / 2**20 for _, b in samples]
+    mt, mm = statistics.fmean(ts), statistics.fmean(ms)
+    var = sum((t - mt) ** 2 for t in ts)
+    return sum((t - mt) * (m - mm) for t, m in zip(ts, ms, strict=True)) / var if var else 0.0
 
 
 # -- the clients ------------------------------------------------------------------------------------
@@ -285,16 +429,36 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--mix", default="admission,admission,job,log",
                         help="operations drawn uniformly (admission, job, log)")  # fmt: skip
+    parser.add_argument("--warm-up", type=float, default=None,
+                        help="seconds before the 'after warm-up' RSS figure "
+                        "(default: a quarter of --seconds, at most 120)")  # fmt: skip
+    parser.add_argument("--flat-slope", type=float, default=0.5,
+                        help="RSS slope over the second half, MiB/min, under which "
+                        "memory is called flat")  # fmt: skip
+    parser.add_argument("--prefill", type=int, default=0,
+                        help="entries appended to the log before the gateway starts")  # fmt: skip
+    parser.add_argument("--prefill-bytes", type=int, default=4096,
+                        help="size of each prefilled entry")  # fmt: skip
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="trace the server's Python allocations; print what grew")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    if not 0 < args.seconds <= 600 or not 0 < args.clients <= 64:
-        parser.error("--seconds must be in (0, 600], --clients in 1..64")
+    if not 0 < args.seconds <= 3600 or not 0 < args.clients <= 64:
+        parser.error("--seconds must be in (0, 3600], --clients in 1..64")
+    warm_up = min(args.seconds / 4, 120.0) if args.warm_up is None else args.warm_up
+    if not 0 <= warm_up < args.seconds:
+        parser.error("--warm-up must be in [0, --seconds)")
+    if not 0 <= args.prefill <= 10_000_000 or not 24 <= args.prefill_bytes <= 65_535:
+        parser.error("--prefill must be in 0..10000000, --prefill-bytes in 24..65535")
 
     with tempfile.TemporaryDirectory(prefix="qprov-load-") as tmp:
         d = Path(tmp)
         port = free_port()
         signer = write_env(d, port, jobs=True, workers=args.workers)
-        with gateway(d, port, args.workers) as proc:
+        prefill_seconds = prefill(d, args.prefill, args.prefill_bytes) if args.prefill else 0.0
+        probe_dir = d / "probe"
+        probe_dir.mkdir()
+        with gateway(d, port, args.workers, probe_dir=probe_dir, trace=args.tracemalloc) as proc:
             url = f"http://127.0.0.1:{port}"
             paths = requests.get(url + "/openapi.json", timeout=30).json()["paths"]
             ops = [op.strip() for op in args.mix.split(",") if op.strip()]
@@ -325,7 +489,11 @@ def main() -> int:
             for t in threads:
                 t.start()
             samples: list[tuple[float, int]] = []  # (seconds, RSS) every ~5 s
+            sqlite_samples: list[tuple[float, int]] = []  # (seconds, SQLite memory)
             next_sample = 0.0
+            rss_warm: int | None = None
+            warm_by_process: dict[int, float] = {}
+            requests_at_warm = 0
             try:
                 while time.perf_counter() - began < args.seconds and any(
                     t.is_alive() for t in threads
@@ -333,7 +501,13 @@ def main() -> int:
                     now = time.perf_counter() - began
                     if now >= next_sample:
                         samples.append((now, rss(proc)))
+                        sqlite_samples.append((now, sqlite_memory(proc, probe_dir, args.workers)))
                         next_sample += 5.0
+                    if rss_warm is None and now >= warm_up:
+                        rss_warm, requests_at_warm = rss(proc), stats.total
+                        warm_by_process = rss_by_process(proc)
+                        if args.tracemalloc:
+                            signal_workers(proc, signal.SIGUSR2, args.workers)
                     time.sleep(0.2)
             finally:
                 stop.set()
@@ -341,19 +515,66 @@ def main() -> int:
                     t.join(timeout=150)
             elapsed = time.perf_counter() - began
             rss_end = rss(proc)
+            end_by_process = rss_by_process(proc)
+            log_size = 0
+            with contextlib.suppress(requests.RequestException, ValueError, IndexError):
+                cp = requests.get(url + "/log/checkpoint", timeout=30)
+                log_size = int(cp.content.split(b"\n")[1])
+            growth: dict[str, list[str]] = {}
+            if args.tracemalloc:
+                signal_workers(proc, signal.SIGUSR2, args.workers)
+                time.sleep(5)  # let each process write its snapshot
+                growth = trace_growth(probe_dir)
             prod.join(timeout=10)
 
+    second_half = [(t, b) for t, b in samples if t >= elapsed / 2]
+    slope = slope_mib_per_min(second_half)
+    after_warm = [(t, b) for t, b in samples if t >= warm_up]
     report: dict[str, Any] = {
         "seconds": round(elapsed, 1),
         "clients": args.clients,
         "workers": args.workers,
         "cpus": os.cpu_count(),
+        "prefilled_entries": args.prefill,
+        "prefill_seconds": round(prefill_seconds, 1),
+        "log_size_at_end": log_size,
+        "requests_during_warm_up": requests_at_warm,
+        "warm_up_seconds": round(warm_up, 1),
         "rss_start_mib": round(rss_start / 2**20, 1),
+        "rss_after_warm_up_mib": round((rss_warm or 0) / 2**20, 1),
         "rss_end_mib": round(rss_end / 2**20, 1),
+        "rss_by_process_after_warm_up_mib": warm_by_process,
+        "rss_by_process_at_end_mib": end_by_process,
+        # the plateau verdict: RSS slope over the second half of the run
+        "rss_slope_second_half_mib_per_min": round(slope, 3),
+        "rss_slope_after_warm_up_mib_per_min": round(slope_mib_per_min(after_warm), 3),
+        "rss_growth_second_half_mib": round((second_half[-1][1] - second_half[0][1]) / 2**20, 1)
+        if len(second_half) >= 2
+        else None,
+        "rss_flat": bool(not math.isnan(slope) and abs(slope) < args.flat_slope),
+        # SQLite's own memory (page caches...) in all server processes: bounded by design
+        "sqlite_mib_after_warm_up": _mib_at(sqlite_samples, warm_up),
+        "sqlite_mib_at_end": round(sqlite_samples[-1][1] / 2**20, 1) if sqlite_samples else None,
+        "sqlite_slope_second_half_mib_per_min": round(
+            slope_mib_per_min([(t, b) for t, b in sqlite_samples if t >= elapsed / 2]), 3
+        ),
+        "rss_minus_sqlite_slope_second_half_mib_per_min": round(
+            slope_mib_per_min(
+                [
+                    (t, b - q)
+                    for (t, b), (_, q) in zip(samples, sqlite_samples, strict=True)
+                    if t >= elapsed / 2
+                ]
+            ),
+            3,
+        ),
+        "sqlite_samples_mib": [[round(t), round(b / 2**20, 1)] for t, b in sqlite_samples],
         # RSS through the run: flat memory shows as a plateau after warm-up
         "rss_samples_mib": [[round(t), round(b / 2**20, 1)] for t, b in samples],
         "operations": {},
     }
+    if growth:
+        report["tracemalloc_growth"] = growth
     all_lat: list[float] = []
     errors = 0
     for op, lat in sorted(stats.latencies.items()):
@@ -384,10 +605,32 @@ def main() -> int:
         for op, row in [*report["operations"].items(), ("total", report["total"])]:
             print(f"{op:<10} {row['requests']:>8} {row['per_second']:>7} {row['p50_ms']:>8} "
                   f"{row['p99_ms']:>8} {row['errors']:>6}")  # fmt: skip
+        print(f"log size at end: {log_size} entries ({args.prefill} prefilled "
+              f"in {prefill_seconds:.0f} s)")  # fmt: skip
         print(f"server RSS: {report['rss_start_mib']} MiB at start, "
+              f"{report['rss_after_warm_up_mib']} MiB after {warm_up:.0f} s warm-up, "
               f"{report['rss_end_mib']} MiB at end")  # fmt: skip
+        print(f"server RSS by process (MiB): after warm-up {warm_by_process}, "
+              f"at end {end_by_process}")  # fmt: skip
         trace = ", ".join(f"{t}s {m}" for t, m in report["rss_samples_mib"])
         print(f"server RSS over the run (MiB): {trace}")
+        verdict = "FLAT" if report["rss_flat"] else "GROWING"
+        print(f"plateau: {verdict}: RSS slope over the second half "
+              f"{report['rss_slope_second_half_mib_per_min']:+.3f} MiB/min "
+              f"(growth {report['rss_growth_second_half_mib']} MiB; after warm-up "
+              f"{report['rss_slope_after_warm_up_mib_per_min']:+.3f} MiB/min; "
+              f"flat below {args.flat_slope} MiB/min)")  # fmt: skip
+        sq = ", ".join(f"{t}s {m}" for t, m in report["sqlite_samples_mib"][::6])
+        print(f"SQLite memory, all server processes (MiB, every 30 s): {sq}")
+        print(f"SQLite memory: {report['sqlite_mib_after_warm_up']} MiB after warm-up, "
+              f"{report['sqlite_mib_at_end']} MiB at end; slope over the second half "
+              f"{report['sqlite_slope_second_half_mib_per_min']:+.3f} MiB/min; RSS minus "
+              f"SQLite {report['rss_minus_sqlite_slope_second_half_mib_per_min']:+.3f} "
+              "MiB/min")  # fmt: skip
+        for pid, lines in growth.items():
+            print(f"tracemalloc growth, process {pid}:")
+            for line in lines:
+                print(f"  {line}")
         for op, row in report["operations"].items():
             for e in row["first_errors"]:
                 print(f"error: {op}: {e}", file=sys.stderr)
