@@ -99,7 +99,8 @@ class SafeZip:
         self.limits = limits or ArchiveLimits()
         try:
             self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            # NotImplementedError: a member needs a newer zip version than zipfile reads
             raise MalformedInputError(f"{self.label}: not a readable zip archive: {exc}") from exc
         self._budget = _Budget(self.label, self.limits)
         self._infos: dict[str, zipfile.ZipInfo] = {}

@@ -283,6 +283,25 @@ def test_regression_wheel_with_corrupt_deflate_stream(tmp_path: Path) -> None:
         scan_files([path])
 
 
+def test_regression_wheel_needing_a_newer_zip_version(tmp_path: Path) -> None:
+    """Found by atheris: zipfile raises NotImplementedError for "version needed" > 6.3."""
+    import io
+    import zipfile
+
+    from qprov.sbom import scan_files
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("qsdk/__init__.py", "")
+    data = bytearray(buf.getvalue())
+    central = data.find(b"PK\x01\x02")
+    data[central + 6] = 96  # version needed to extract: 9.6
+    path = tmp_path / "qsdk-1.0.0-py3-none-any.whl"
+    path.write_bytes(bytes(data))
+    with pytest.raises(MalformedInputError, match=r"not a readable zip archive: zip file version"):
+        scan_files([path])
+
+
 @pytest.mark.parametrize(
     ("filename", "content"),
     [
