@@ -436,7 +436,6 @@ def check_reproduction(
     checks.raise_any()
     assert executed is not None  # noqa: S101 - a failure above raised
 
-    rng = rng if rng is not None else _default_rng(parsed.digest, result_sha)
     noise_model = noise_model_from_calibration(snapshot) if snapshot is not None else None
     subject = {
         "receipt": f"sha256:{parsed.digest}",
@@ -496,6 +495,8 @@ def check_reproduction(
     if noise_model is not None and details is None:
         notes.append(f"noise model digest {noise_model_digest(noise_model)[:16]}…")
 
+    # Only the statistical test draws from it (not needed when the replay decides).
+    rng = rng if rng is not None else _default_rng(parsed.digest, result_sha)
     if verified_baseline is not None:
         tb = verified_baseline.baseline.distribution.for_test()
         ref = _Reference(

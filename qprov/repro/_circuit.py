@@ -63,8 +63,11 @@ _QPY_MAGIC = b"QISKIT"
 
 def require_measurements(circuit: QuantumCircuit) -> None:
     """Raise MalformedInputError if ``circuit`` measures nothing."""
-    # CircuitInstruction.name: no Python operation object is built per instruction.
-    if circuit.num_clbits == 0 or not any(inst.name == "measure" for inst in circuit.data):
+    # CircuitInstruction.name: no Python operation object is built per instruction; from the
+    # end, where measurements usually are.
+    if circuit.num_clbits == 0 or not any(
+        inst.name == "measure" for inst in reversed(circuit.data)
+    ):
         raise MalformedInputError(
             f"circuit has no measurements ({circuit.num_qubits} qubits, "
             f"{circuit.num_clbits} clbits): there are no counts to reproduce"
@@ -96,6 +99,8 @@ def _hex(value: float) -> str:
 
 
 def _param(value: Any) -> Any:
+    if type(value) is float:  # nearly every gate parameter: skip the import and the checks
+        return value.hex()
     from qiskit.circuit import ParameterExpression
 
     if isinstance(value, bool):

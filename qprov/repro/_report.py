@@ -9,6 +9,7 @@ temporary file in the target directory, flushed and fsynced, then
 
 from __future__ import annotations
 
+import heapq
 import html
 import json
 import math
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from qprov._io import atomic_write
-from qprov.repro._counts import Counts
+from qprov.repro._counts import Counts, key_arrays
 from qprov.repro._simulate import ReplayReport
 from qprov.repro._stats import Distribution, JobResult, TestResult
 
@@ -43,8 +44,22 @@ def chart_series(
     if bars <= 0:  # not a size: rank every outcome
         return _ranked_rows(observed, baseline, bars)
     data = observed.data
+    arrays = key_arrays(observed, compute=False)  # arrays when the validation built them
+    if arrays is not None and isinstance(baseline, Counts) and baseline.data is data:
+        # A reproduced replay shares the recorded counts: rank them once, as arrays,
+        # and name only the candidates.
+        picked = _top_indices(arrays.counts, bars)
+        if len(picked) > bars:  # ties: the chart's order, (-count, outcome), picks exactly
+            picked = picked[np.lexsort((arrays.keys[picked], -arrays.counts[picked]))[:bars]]
+        width = observed.num_clbits
+        names = [format(v, f"0{width}b") for v in arrays.keys[picked].tolist()]
+        shown = arrays.counts[picked].tolist()
+        freq = {k: n / observed.shots for k, n in zip(names, shown, strict=True)}
+        base = {k: n / baseline.shots for k, n in zip(names, shown, strict=True)}
+        keys = sorted(names, key=lambda k: (-max(freq[k], base[k]), k))
+        return _rows(sorted(keys[:bars]), freq, base)
     obs_keys = list(data)
-    candidates = _candidates(obs_keys, data.values(), bars)
+    candidates = _candidates(obs_keys, data.values() if arrays is None else arrays.counts, bars)
     if isinstance(baseline, Counts):
         if baseline.data is not data:  # a reproduced replay shares the recorded counts
             candidates |= _candidates(list(baseline.data), baseline.data.values(), bars)
@@ -63,22 +78,38 @@ def chart_series(
 
 
 def _candidates(keys: list[str], values: Any, bars: int) -> set[str]:
-    """The keys whose value is at least the ``bars``-th largest of ``values``.
+    """The first ``bars`` keys in this side's order (value descending, then key).
 
     An outcome among the first ``bars`` of the chart order is among these on
     the side its larger value comes from: every outcome ahead of it on that
-    side is ahead of it overall. The float64 rounding here is monotone, so
-    ties can only widen the set, never drop a key from it.
+    side is ahead of it overall. Past 2**53 (values float64 may round) every
+    key whose value is at least the ``bars``-th largest is kept instead: the
+    rounding is monotone, so ties can only widen that set, never drop a key.
     """
     if len(keys) <= bars:
         return set(keys)
-    if isinstance(values, np.ndarray):
-        arr = values.astype(np.float64, copy=False)
-    else:
-        arr = np.fromiter(values, np.float64, len(keys))
+    if not isinstance(values, np.ndarray):
+        values = np.fromiter(values, np.float64, len(keys))
+    picked = _top_indices(values, bars)
+    if len(picked) > bars and float(np.abs(values).max()) < 2**53:
+        # Ties at the threshold (values exact in float64): the chart orders equal values by
+        # outcome, so only the smallest tied outcomes can make it on this side.
+        top = values[picked]
+        threshold = top.min()
+        above = picked[top > threshold].tolist()
+        tied = (keys[i] for i in picked[top == threshold].tolist())
+        return {keys[i] for i in above} | set(heapq.nsmallest(bars - len(above), tied))
+    return {keys[i] for i in picked.tolist()}
+
+
+def _top_indices(values: np.ndarray[Any, Any], bars: int) -> np.ndarray[Any, Any]:
+    """Indices of the values at least the ``bars``-th largest (all of them when fewer)."""
+    arr = values.astype(np.float64, copy=False)
+    if len(arr) <= bars:
+        return np.arange(len(arr))
     cut = len(arr) - bars
     threshold = np.partition(arr, cut)[cut]
-    return {keys[i] for i in np.flatnonzero(arr >= threshold).tolist()}
+    return np.flatnonzero(arr >= threshold)
 
 
 def _ranked_rows(

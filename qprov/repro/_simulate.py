@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from qprov.errors import (
     EnvironmentProblemError,
     MalformedInputError,
@@ -29,7 +31,7 @@ from qprov.errors import (
     VerificationError,
 )
 from qprov.repro._circuit import require_measurements
-from qprov.repro._counts import Counts
+from qprov.repro._counts import Counts, key_arrays
 from qprov.repro._methods import Limits, choose_method
 from qprov.repro._noise import NoiseDigest, noise_model_digest
 
@@ -236,18 +238,97 @@ def _counts_from_result(result: Any, index: int, circuit: QuantumCircuit, shots:
 def _same_as_recorded(result: Any, recorded: Counts) -> bool:
     """True when Aer's raw counts of experiment 0 are exactly ``recorded``.
 
-    Compared in Aer's own key format (``hex(value)``), which costs half of
-    converting every Aer key to a binary string. Any other key spelling, a
-    zero entry or a layout problem gives False, and the caller converts (and
-    checks) the raw counts in full, so the outcome never depends on this.
+    Compared as numbers in bulk: Aer's ``0x...`` keys are read into 64-bit
+    integers by array operations and the (key, count) pairs compared, after
+    sorting, with the recorded ones (:func:`key_arrays`, built when the
+    counts were validated). Registers wider than 64 bits are compared in
+    Aer's own key format instead. Any other key spelling, a zero entry or a
+    layout problem gives False, and the caller converts (and checks) the raw
+    counts in full, so the outcome never depends on this.
     """
     try:
         raw = result.results[0].data.counts
-        data = recorded.data
-        hexed = dict(zip(map(hex, map(int, data.keys(), repeat(2))), data.values(), strict=True))
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, IndexError, TypeError):
         return False
-    return isinstance(raw, dict) and hexed == raw
+    data = recorded.data
+    if not isinstance(raw, dict) or len(raw) != len(data):
+        return False
+    ours = key_arrays(recorded)
+    if ours is None:
+        try:
+            hexed = dict(
+                zip(map(hex, map(int, data.keys(), repeat(2))), data.values(), strict=True)
+            )
+        except (TypeError, ValueError):
+            return False
+        return hexed == raw
+    theirs = _hex_ints(raw)
+    if theirs is None:
+        return False
+    try:
+        # As int() reads them in the full conversion (which the caller falls back to).
+        their_counts = np.fromiter(raw.values(), np.int64, len(raw))
+    except (TypeError, ValueError, OverflowError):
+        return False
+    keys, counts = ours
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+        order = np.argsort(keys)
+        keys, counts = keys[order], counts[order]
+    # Equal sizes; sorted, Aer's keys must be the (strictly ascending) recorded ones.
+    order = np.argsort(theirs)
+    return bool(np.array_equal(theirs[order], keys) and np.array_equal(their_counts[order], counts))
+
+
+def _hex_ints(raw: dict[Any, Any]) -> np.ndarray[Any, Any] | None:
+    """Aer's keys (``0x`` and 1-16 lowercase hex digits) as 64-bit integers; None otherwise.
+
+    The keys are joined with commas; exactly ``n`` commas (one per key, the
+    last appended) means no key holds one, so they mark the key boundaries.
+    Each key then starts with ``0x``, and the character counts leave room for
+    nothing but hex digits after it.
+    """
+    n = len(raw)
+    try:
+        joined = ",".join(raw) + ","  # TypeError unless every key is a str
+    except TypeError:
+        return None
+    if not n or not joined.isascii():
+        return None
+    chars = np.frombuffer(joined.encode("ascii"), np.uint8)
+    ends = np.flatnonzero(chars == _COMMA)  # one past each key
+    if len(ends) != n:
+        return None
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts
+    if lengths.min() < 3 or lengths.max() > 18:
+        return None
+    if not ((chars[starts] == _ZERO).all() and (chars[starts + 1] == _X).all()):
+        return None
+    # n commas, n x's (all at a key's second character), and hex digits for the rest.
+    decimal = (chars - _ZERO) < 10  # uint8: codes below '0' wrap round to large ones
+    letter = (chars - _A) < 6
+    if (
+        np.count_nonzero(chars == _X) != n
+        or np.count_nonzero(decimal | letter) != len(chars) - 2 * n
+    ):
+        return None
+    # Right-align the digits in an (n, widest) array (the 'x' before them reads as 0);
+    # column j weighs 16 ** (widest - 1 - j).
+    widest = int(lengths.max()) - 2
+    at = np.maximum(ends[:, None] + np.arange(-widest, 0), (starts + 1)[:, None])
+    table = _HEX_VALUE[chars[at]].astype(np.uint64)
+    values: np.ndarray[Any, Any] = table[:, 0]
+    for j in range(1, widest):
+        values = (values << np.uint64(4)) | table[:, j]
+    return values
+
+
+_ZERO, _A, _X, _COMMA = (ord(c) for c in "0ax,")
+#: Value of each hex digit (and 0 for the 'x' of the prefix), by ASCII code.
+_HEX_VALUE = np.zeros(256, np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 def _simulator(
@@ -496,11 +577,13 @@ def replay(
     result = _run(sim, [circuit], details.shots, details.seed_simulator)
     if _same_as_recorded(result, recorded):
         # Identical counts: the conversion below would rebuild ``recorded`` key for key.
-        data = recorded.data if isinstance(recorded.data, dict) else dict(recorded.data)
-        replayed = Counts._trusted(recorded.num_clbits, recorded.shots, data)
+        replayed = Counts._trusted(
+            recorded.num_clbits, recorded.shots, recorded.data, key_arrays(recorded)
+        )
     else:
         replayed = _counts_from_result(result, 0, circuit, details.shots)
-    diffs = () if recorded.data == replayed.data else _differences(recorded, replayed)
+    same = replayed.data is recorded.data or recorded.data == replayed.data
+    diffs = () if same else _differences(recorded, replayed)
     status: Literal["reproduced", "mismatch", "environment_differs"]
     if env_diff:
         status = "environment_differs"

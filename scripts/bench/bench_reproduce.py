@@ -1,38 +1,57 @@
 #!/usr/bin/env python3
 """Benchmark ``qprov reproduce`` against the bare Aer run it needs.
 
-1. Overhead: a simulator result of a 16-qubit, 8-layer circuit (20,000 shots) is
-   receipted by the real job flow's receipt format, then checked with
-   ``check_reproduction`` (in-process) and ``qprov reproduce`` (CLI, in-process
-   CliRunner, so interpreter start-up is excluded) against the bare
-   ``AerSimulator(method=...).run(circuit, shots=..., seed_simulator=...).result()``
-   with the recorded method, shots and effective seed on the same circuit: the
-   Aer run (and result retrieval) the replay needs, nothing more. The three are
-   interleaved (bare, API, CLI, bare, ...) so that load from other processes
-   hits all of them; wall-clock median and minimum, and the process CPU time
-   (all threads) median, are printed. Goal: overhead < 10 %.
-2. A 24-qubit statevector check: hardware-like counts (20,000 shots) against the
-   exact ideal distribution (G test, 4,096 bins).
-3. A 100-qubit Clifford check: hardware-like counts against the ideal
-   distribution by linear cross-entropy with exact stabilizer probabilities.
+1. Overhead of the exact replay of simulator results, for several circuit sizes
+   and shot numbers (8 and 16 qubits at 1k/10k/20k shots, a 24-qubit
+   statevector and a 100-qubit Clifford circuit at 10k shots). Each result is
+   receipted in the real job flow's receipt format, then checked with
+   ``check_reproduction`` (the library call ``qprov reproduce`` makes) against
+   the bare run the replay needs: ``AerSimulator(method=...).run(circuit,
+   shots=..., seed_simulator=...)`` of the same executed circuit with the
+   recorded method, shots and effective seed, both ``.result()`` alone and
+   ``.result().get_counts()`` (the result-to-counts extraction a caller of Aer
+   needs). Runs are interleaved (bare, bare + counts, qprov, bare, ...) so that
+   load from other processes hits all of them; medians (and minima) of wall
+   time, and overhead ratios, are printed, and "qprov part": the median of each
+   qprov call minus the Aer run inside it (timed there), over the median bare
+   run: what qprov adds, which load on Aer's threads does not blur as much.
+2. Where qprov's own time goes: thread CPU time per stage of
+   ``check_reproduction`` with Aer's run replaced by its (cached) result, per
+   workload: the part of the overhead that is qprov's and that load from other
+   processes does not inflate (much).
+3. The CLI: wall time of ``qprov reproduce`` as a new process (interpreter start,
+   imports, file reads, report) against a new process doing only the bare run
+   (``python -c``: import qiskit-aer, load the QPY, run, get_counts), and the
+   in-process CLI (click's CliRunner), for the 16-qubit 20k-shot workload.
+4. Statistical checks of hardware-like counts (no replay possible): a 24-qubit
+   statevector check (G test against the exact distribution, 4,096 bins) and a
+   100-qubit Clifford (GHZ) check (linear cross-entropy with exact stabilizer
+   probabilities), with the bare Aer run of the same shots for scale.
 
-    python scripts/bench/bench_reproduce.py [--repeat 7] [--skip-large]
+Goal (issue 6): the overhead of ``qprov reproduce`` over the bare run < 10 %.
+
+    python scripts/bench/bench_reproduce.py [--repeat 7] [--skip-large] [--skip-cli]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
 from qiskit import QuantumCircuit
+from qiskit.quantum_info import random_clifford
 from qiskit_aer import AerSimulator
 
 from qprov._cli import cli
@@ -60,6 +79,18 @@ def layered(n: int, layers: int, seed: int) -> QuantumCircuit:
             qc.u(*gen.uniform(0, 6.283, size=3), q)
         for q in range(layer % 2, n - 1, 2):
             qc.cx(q, q + 1)
+    qc.measure(range(n), range(n))
+    return qc
+
+
+def clifford_blocks(n: int = 100) -> QuantumCircuit:
+    """Random 10-qubit Clifford blocks joined by a CX ladder (many distinct outcomes)."""
+    qc = QuantumCircuit(n, n)
+    for block in range(n // 10):
+        qc.compose(random_clifford(10, seed=block).to_circuit(),
+                   qubits=range(10 * block, 10 * block + 10), inplace=True)
+    for block in range(n // 10 - 1):
+        qc.cx(10 * block + 9, 10 * block + 10)
     qc.measure(range(n), range(n))
     return qc
 
@@ -107,88 +138,124 @@ def receipt_bundle(
     return ReceiptBundle(LoggedEnvelope(env, PROOF), "a" * 64, qpy).to_json()  # type: ignore[arg-type]
 
 
-def interleaved(fns: dict[str, object], repeat: int) -> dict[str, dict[str, float]]:
-    """Wall and CPU (process, all threads) time of each function, runs interleaved."""
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Wall time of each function over ``repeat`` rounds, the functions interleaved."""
     wall: dict[str, list[float]] = {k: [] for k in fns}
-    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()  # type: ignore[operator]
+            t0 = time.perf_counter()
+            fn()
             wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    return {
-        k: {"median": statistics.median(wall[k]), "min": min(wall[k]),
-            "cpu": statistics.median(cpu[k])}
-        for k in fns
-    }
+    return wall
 
 
-def overhead(repeat: int, signer: object, d: Path) -> None:
-    circuit = layered(16, 8, seed=1)
-    shots = 20_000
-    run = simulate(circuit, shots=shots, seed=42, method="statevector")
-    counts = run.counts.to_json()
-    bundle = receipt_bundle(circuit, counts, shots, run.details.to_dict(), signer)
-    (d / "r.json").write_bytes(bundle)
-    (d / "c.qasm").write_bytes(b"c")
-    (d / "res.json").write_bytes(counts)
-    method, seed = run.details.method, run.details.seed_simulator  # what the replay uses
+@dataclass(frozen=True)
+class Workload:
+    label: str
+    circuit: QuantumCircuit
+    shots: int
+    method: str
+    repeat_cap: int | None = None  # large circuits: fewer rounds
 
-    def bare() -> object:
-        return AerSimulator(method=method).run(circuit, shots=shots, seed_simulator=seed).result()
+    def prepare(self, signer: object) -> Prepared:
+        run = simulate(self.circuit, shots=self.shots, seed=42, method=self.method)
+        counts = run.counts.to_json()
+        bundle = receipt_bundle(self.circuit, counts, self.shots, run.details.to_dict(), signer)
+        return Prepared(self, bundle, counts, run.details.method, run.details.seed_simulator,
+                        len(run.counts))
 
-    def api() -> object:
-        out = check_reproduction(bundle, b"c", counts)
+
+@dataclass(frozen=True)
+class Prepared:
+    work: Workload
+    bundle: bytes
+    counts: bytes
+    method: str  # what the replay uses: the recorded method and effective seed
+    seed: int
+    outcomes: int
+
+    def bare(self) -> object:
+        return AerSimulator(method=self.method).run(
+            self.work.circuit, shots=self.work.shots, seed_simulator=self.seed).result()
+
+    def bare_counts(self) -> object:
+        return self.bare().get_counts()  # type: ignore[attr-defined]
+
+    def api(self) -> object:
+        out = check_reproduction(self.bundle, b"c", self.counts)
         assert out.verdict == "reproduced", out.summary
         return out
 
-    def cli_run() -> object:
-        res = CliRunner().invoke(cli, ["reproduce", "--receipt", str(d / "r.json"), "--circuit",
-                                       str(d / "c.qasm"), "--result", str(d / "res.json")])
-        assert res.exit_code == 0, res.stderr
-        return res
 
-    for fn in (bare, api, cli_run):
-        fn()  # warm up
-    t = interleaved({"bare": bare, "api": api, "cli": cli_run}, repeat)
-    b = t["bare"]
-    print(f"16 qubits x 8 layers, {shots} shots, {method}, {len(run.counts)} distinct outcomes "
-          f"(interleaved, {repeat} runs each):")
-    print(f"  {'':36s} {'median':>9s} {'min':>9s} {'CPU':>9s}   overhead: median / min / CPU")
-    for key, label in (("bare", "bare AerSimulator.run().result()"),
-                       ("api", "check_reproduction (API)"),
-                       ("cli", "qprov reproduce (CLI, CliRunner)")):
-        row = t[key]
-        line = (f"  {label:36s} {row['median'] * 1e3:7.1f}ms {row['min'] * 1e3:7.1f}ms "
-                f"{row['cpu'] * 1e3:7.1f}ms")
-        if key != "bare":
-            line += "   " + " / ".join(
-                f"{(row[m] / b[m] - 1) * 100:+.1f} %" for m in ("median", "min", "cpu")
-            )
-        print(line)
+def _pct(a: float, b: float) -> str:
+    return f"{(a / b - 1) * 100:+6.1f} %"
 
 
-def breakdown(repeat: int, signer: object) -> None:
-    """Where qprov's own time goes: CPU time of each stage on the calling thread.
+def overhead(workloads: list[Workload], repeat: int, signer: object) -> None:
+    """Wall time, interleaved; also qprov's part of its own call (the call minus its Aer run).
 
-    Aer's run is replaced by its (cached) result, so the total is the work
-    qprov adds to the run; thread CPU time is what that work costs, whatever
-    the load from other processes.
+    The Aer run inside ``check_reproduction`` is timed too (``_run`` wrapped): the
+    call minus that run is what qprov adds in wall time, per call, which load
+    from other processes on the (multi-threaded) Aer run does not blur.
     """
-    import qprov.receipt as receipt_mod
     import qprov.repro._simulate as sim_mod
-    from qprov import repro
 
-    circuit = layered(16, 8, seed=1)
-    shots = 20_000
-    run = simulate(circuit, shots=shots, seed=42, method="statevector")
-    counts = run.counts.to_json()
-    bundle = receipt_bundle(circuit, counts, shots, run.details.to_dict(), signer)
-    cached = AerSimulator(method=run.details.method).run(
-        circuit, shots=shots, seed_simulator=run.details.seed_simulator).result()
-    spent: dict[str, list[float]] = {}
-    saved = []
+    print(f"1. Exact replay: wall time, median (min) of interleaved runs [{repeat} rounds, fewer "
+          "for the large ones]; overhead of check_reproduction over the bare run, and qprov's "
+          "part (the call minus its own Aer run) over the bare run")
+    print(f"  {'workload':34s} {'outcomes':>8s} {'bare run':>17s} {'bare + counts':>17s} "
+          f"{'qprov':>17s} {'vs run':>9s} {'vs counts':>9s} {'qprov part':>10s} {'/ run':>7s}")
+    real_run = sim_mod._run
+    inner: list[float] = []
+
+    def timed_run(*a: object, **k: object) -> object:
+        t0 = time.perf_counter()
+        try:
+            return real_run(*a, **k)  # type: ignore[arg-type]
+        finally:
+            inner.append(time.perf_counter() - t0)
+
+    for w in workloads:
+        p = w.prepare(signer)
+        for fn in (p.bare, p.bare_counts, p.api):
+            fn()  # warm up
+        rounds = min(repeat, w.repeat_cap or repeat)
+        inner.clear()
+        sim_mod._run = timed_run
+        try:
+            t = interleaved({"bare": p.bare, "counts": p.bare_counts, "api": p.api}, rounds)
+        finally:
+            sim_mod._run = real_run
+        med = {k: statistics.median(v) for k, v in t.items()}
+        low = {k: min(v) for k, v in t.items()}
+        own = statistics.median(a - b for a, b in zip(t["api"], inner, strict=True))
+        cells = " ".join(f"{med[k] * 1e3:8.1f} ({low[k] * 1e3:6.1f})" for k in t)
+        print(f"  {w.label:34s} {p.outcomes:8d} {cells} {_pct(med['api'], med['bare']):>9s} "
+              f"{_pct(med['api'], med['counts']):>9s} {own * 1e3:8.2f}ms "
+              f"{own / med['bare'] * 100:6.1f}%")
+    print("  (ms; 'vs run': over AerSimulator.run().result(); 'vs counts': over "
+          ".result().get_counts())")
+
+
+_STAGES = (
+    ("qprov.receipt", "parse_receipt_bundle", "bundle"),
+    ("qprov.repro", "parse_counts", "counts"),
+    ("qprov.repro", "load_qpy", "QPY"),
+    ("qprov.repro", "circuit_digest", "digest"),
+    ("qprov.repro", "replay", "replay"),
+    ("qprov.repro", "chart_series", "chart"),
+)
+
+
+def stage_times(p: Prepared, repeat: int) -> tuple[dict[str, float], float]:
+    """Median thread CPU time of each stage and of the whole check, Aer's run replaced."""
+    import importlib
+
+    import qprov.repro._simulate as sim_mod
+
+    cached = p.bare()
+    spent: dict[str, list[float]] = {label: [] for _, _, label in _STAGES}
+    saved: list[tuple[object, str, object]] = [(sim_mod, "_run", sim_mod._run)]
 
     def wrap(mod: object, name: str, label: str) -> None:
         fn = getattr(mod, name)
@@ -199,39 +266,92 @@ def breakdown(repeat: int, signer: object) -> None:
             try:
                 return fn(*a, **k)
             finally:
-                spent.setdefault(label, []).append(time.thread_time() - t0)
+                spent[label].append(time.thread_time() - t0)
 
         setattr(mod, name, timed)
 
-    saved.append((sim_mod, "_run", sim_mod._run))
     sim_mod._run = lambda *_a, **_k: cached
-    for mod, name, label in (
-        (receipt_mod, "parse_receipt_bundle", "parse receipt bundle"),
-        (repro, "parse_counts", "parse + validate counts JSON"),
-        (repro, "load_qpy", "load QPY"),
-        (repro, "circuit_digest", "canonical circuit digest"),
-        (repro, "replay", "replay: checks + compare Aer counts"),
-        (repro, "chart_series", "chart series"),
-    ):
-        wrap(mod, name, label)
+    for module, name, label in _STAGES:
+        wrap(importlib.import_module(module), name, label)
     total = []
     try:
+        p.api()
+        for values in spent.values():
+            values.clear()
         for _ in range(repeat):
             t0 = time.thread_time()
-            check_reproduction(bundle, b"c", counts)
+            p.api()
             total.append(time.thread_time() - t0)
     finally:
         for mod, name, fn in reversed(saved):
             setattr(mod, name, fn)
-    t_total = statistics.median(total)
-    print(f"qprov's own work in check_reproduction (thread CPU, median of {repeat}; Aer run "
-          f"replaced by its result): {t_total * 1e3:.2f} ms")
-    listed = 0.0
-    for label, values in spent.items():
-        med = statistics.median(values)
-        listed += med
-        print(f"  {label:40s} {med * 1e3:6.2f} ms")
-    print(f"  {'the rest (bundle fields, notes, report)':40s} {(t_total - listed) * 1e3:6.2f} ms")
+    return {k: statistics.median(v) for k, v in spent.items()}, statistics.median(total)
+
+
+def breakdown(workloads: list[Workload], repeat: int, signer: object) -> None:
+    """Where qprov's own time goes: thread CPU time of each stage, Aer's run replaced by its result.
+
+    The total is the work qprov adds to the run; thread CPU time is what that
+    work costs, whatever the load from other processes (up to cache and
+    hyper-thread contention).
+    """
+    print(f"2. qprov's own work in check_reproduction (thread CPU ms, median of {repeat}; Aer's "
+          "run replaced by its result) and its share of the median bare run")
+    print(f"  {'workload':34s} " + " ".join(f"{label:>7s}" for _, _, label in _STAGES)
+          + f" {'rest':>7s} {'total':>7s} {'/ run':>7s}")
+    for w in workloads:
+        p = w.prepare(signer)
+        bare = statistics.median(interleaved({"bare": p.bare}, 3)["bare"])
+        meds, total = stage_times(p, repeat)
+        rest = total - sum(meds.values())
+        print(f"  {w.label:34s} " + " ".join(f"{meds[label] * 1e3:7.2f}" for _, _, label in _STAGES)
+              + f" {rest * 1e3:7.2f} {total * 1e3:7.2f} {total / bare * 100:6.1f}%")
+
+
+def cli_times(repeat: int, signer: object, d: Path) -> None:
+    w = Workload("16 qubits x 8 layers, 20k shots", layered(16, 8, seed=1), 20_000, "statevector")
+    p = w.prepare(signer)
+    (d / "r.json").write_bytes(p.bundle)
+    (d / "c.qasm").write_bytes(b"c")
+    (d / "res.json").write_bytes(p.counts)
+    (d / "exec.qpy").write_bytes(dump_qpy(w.circuit))
+    args = ["reproduce", "--receipt", str(d / "r.json"), "--circuit", str(d / "c.qasm"),
+            "--result", str(d / "res.json")]
+    bare_code = (
+        "import sys\nfrom qiskit import qpy\nfrom qiskit_aer import AerSimulator\n"
+        f"c = qpy.load(open({str(d / 'exec.qpy')!r}, 'rb'))[0]\n"
+        f"AerSimulator(method={p.method!r}).run(c, shots={w.shots}, "
+        f"seed_simulator={p.seed}).result().get_counts()\n"
+    )
+    qprov_exe = [sys.executable, "-c", "from qprov._cli import main; main()"]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+
+    def proc_bare() -> object:
+        return subprocess.run([sys.executable, "-c", bare_code], check=True, env=env)
+
+    def proc_qprov() -> object:
+        return subprocess.run([*qprov_exe, *args], check=True, env=env, stderr=subprocess.DEVNULL)
+
+    def in_process() -> object:
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 0, res.stderr
+        return res
+
+    for fn in (proc_bare, proc_qprov, in_process):
+        fn()
+    t = interleaved({"bare": proc_bare, "qprov": proc_qprov, "inproc": in_process},
+                    max(3, repeat // 2))
+    med = {k: statistics.median(v) for k, v in t.items()}
+    api = statistics.median(interleaved({"bare": p.bare_counts, "api": p.api}, repeat)["api"])
+    print(f"3. CLI, {w.label} (wall, median of {len(t['bare'])} runs):")
+    print(f"  new process, bare run (python -c: import, load QPY, run, get_counts) "
+          f"{med['bare'] * 1e3:8.0f} ms")
+    print(f"  new process, qprov reproduce                                   "
+          f"{med['qprov'] * 1e3:8.0f} ms  ({_pct(med['qprov'], med['bare']).strip()}; "
+          f"+{(med['qprov'] - med['bare']) * 1e3:.0f} ms, most of it importing qprov's "
+          "dependencies)")
+    print(f"  in-process CLI (CliRunner; no interpreter start or imports)     "
+          f"{med['inproc'] * 1e3:8.0f} ms  (the library call alone: {api * 1e3:.0f} ms)")
 
 
 def hardware_check(circuit: QuantumCircuit, label: str, signer: object, shots: int = 20_000) -> None:
@@ -244,20 +364,39 @@ def hardware_check(circuit: QuantumCircuit, label: str, signer: object, shots: i
     t0 = time.perf_counter()
     AerSimulator(method=sample.details.method).run(circuit, shots=shots, seed_simulator=7).result()
     bare = time.perf_counter() - t0
-    print(f"{label}: {out.verdict} in {dt:.2f} s (bare Aer {sample.details.method} run of the same "
-          f"shots: {bare:.2f} s); decided by {out.decided_by}")
+    print(f"  {label}: {out.verdict} in {dt:.2f} s (bare Aer {sample.details.method} run of the "
+          f"same shots: {bare:.2f} s); decided by {out.decided_by}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-cli", action="store_true")
     args = parser.parse_args()
     signer = CompositeSigner(generate_private_key("MLDSA44-Ed25519-SHA512"))
-    with tempfile.TemporaryDirectory() as tmp:
-        overhead(args.repeat, signer, Path(tmp))
-    breakdown(max(args.repeat, 7), signer)
+    small, medium = layered(8, 4, seed=1), layered(16, 8, seed=1)
+    workloads = [
+        Workload("8 qubits x 4 layers, 1k shots", small, 1_000, "statevector"),
+        Workload("8 qubits x 4 layers, 10k shots", small, 10_000, "statevector"),
+        Workload("16 qubits x 8 layers, 1k shots", medium, 1_000, "statevector"),
+        Workload("16 qubits x 8 layers, 10k shots", medium, 10_000, "statevector"),
+        Workload("16 qubits x 8 layers, 20k shots", medium, 20_000, "statevector"),
+    ]
     if not args.skip_large:
+        workloads += [
+            Workload("24 qubits x 4 layers, 10k, statevec", layered(24, 4, seed=3), 10_000,
+                     "statevector", repeat_cap=3),
+            Workload("100-qubit Clifford, 10k, stabilizer", clifford_blocks(), 10_000,
+                     "stabilizer", repeat_cap=3),
+        ]
+    overhead(workloads, args.repeat, signer)
+    breakdown(workloads, max(args.repeat, 7), signer)
+    if not args.skip_cli:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli_times(args.repeat, signer, Path(tmp))
+    if not args.skip_large:
+        print("4. Statistical checks of hardware-like counts (single runs):")
         hardware_check(layered(24, 4, seed=3), "24-qubit statevector check", signer)
         hardware_check(ghz(100), "100-qubit Clifford (GHZ) check", signer)
     sys.stdout.flush()
