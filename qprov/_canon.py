@@ -18,7 +18,14 @@ import rfc8785
 
 from qprov.errors import MalformedInputError
 
-__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "canonical_json", "loads_strict"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "canonical_json",
+    "MAX_SAFE_INTEGER",
+    "canonical_json_plain",
+    "loads_strict",
+]
 
 #: Deepest nesting of arrays/objects accepted in any JSON document.
 MAX_DEPTH = 64
@@ -97,3 +104,34 @@ def canonical_json(value: Any) -> bytes:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise MalformedInputError(f"value cannot be canonicalised: {exc}") from None
+
+
+#: Largest magnitude of an integer RFC 8785 (I-JSON) accepts.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+# json's C encoder with RFC 8785's separators, key order and string escapes.
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+
+
+def canonical_json_plain(value: Any) -> bytes:
+    """:func:`canonical_json` of a *plain* value, encoded by json's C encoder.
+
+    Plain: dicts with ``str`` keys, lists, ``str``, ``bool``, ``None`` and ``int`` within
+    ±:data:`MAX_SAFE_INTEGER`; no floats, no other types. The caller guarantees it by
+    construction (checking a large document here would cost more than encoding it). For
+    such values json's output is RFC 8785's, byte for byte, except for the key order of keys
+    beyond the Basic Multilingual Plane (RFC 8785 sorts UTF-16 code units) and for lone
+    surrogates: text with characters beyond U+FFFF, or that is not encodable, goes to
+    rfc8785. A float or an unsafe integer would be encoded, not refused: never pass one.
+    """
+    text = _PLAIN_ENCODER.encode(value)
+    if text.isascii():
+        return text.encode("ascii")
+    if max(text) <= "\uffff":
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: rfc8785 refuses them
+            pass
+    return canonical_json(value)

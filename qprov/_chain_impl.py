@@ -326,12 +326,14 @@ def _result_link(run: _Run, result: bytes) -> str:
 
 
 def _executed_link(run: _Run) -> str:
-    from qprov.repro import circuit_digest, load_qpy
+    from qprov.repro import load_qpy_with_digest
 
     qpy_matches(run.bundle)
     executed = run.receipt.receipt.executed_circuit
-    circuit = load_qpy(run.bundle.executed_qpy, max_version=executed.qpy_version)
-    digest = str(circuit_digest(circuit))
+    circuit, loaded_digest = load_qpy_with_digest(
+        run.bundle.executed_qpy, max_version=executed.qpy_version
+    )
+    digest = str(loaded_digest)
     if digest != executed.digest:
         raise PolicyError(
             f"the QPY's canonical digest is {digest[:16]}…, the receipt names "

@@ -325,8 +325,7 @@ def check_reproduction(
         ExecutionDetails,
         ReproReport,
         chart_series,
-        circuit_digest,
-        load_qpy,
+        load_qpy_with_digest,
         noise_model_digest,
         noise_model_from_calibration,
         parse_counts,
@@ -397,8 +396,8 @@ def check_reproduction(
             PolicyError("the executed-circuit QPY in the bundle is not the one the receipt names")
         )
     else:
-        executed = load_qpy(bundle.executed_qpy)
-        if str(circuit_digest(executed)) != str(rec.executed_circuit.digest):
+        executed, executed_digest = load_qpy_with_digest(bundle.executed_qpy)
+        if str(executed_digest) != str(rec.executed_circuit.digest):
             checks.fail(
                 PolicyError(
                     "the executed circuit's canonical digest differs from the one the receipt names"

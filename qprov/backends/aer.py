@@ -25,7 +25,7 @@ from typing import Final
 
 from qprov._predicate import Sha256
 from qprov.backends._base import Execution, Job
-from qprov.errors import MalformedInputError, PolicyError
+from qprov.errors import MalformedInputError, PolicyError, UnsupportedAlgorithmError
 
 __all__ = ["AER_OPTIONS", "DEFAULT_NAMES", "AerBackend", "derive_seed"]
 
@@ -119,7 +119,7 @@ class AerBackend:
         from qiskit_aer import __version__ as aer_version
 
         from qprov.circuits import load_circuit
-        from qprov.repro import QPY_FORMAT_VERSION, circuit_digest, dump_qpy, simulate
+        from qprov.repro import QPY_FORMAT_VERSION, dump_qpy, load_qpy_with_digest, simulate
 
         self.check(self.name, job.options)
         started = self._clock()
@@ -141,6 +141,16 @@ class AerBackend:
             )
         except Exception as exc:  # noqa: BLE001 - the transpiler raises many types
             raise MalformedInputError(f"cannot transpile the circuit for Aer: {exc}") from None
+        # What runs is what the receipt's QPY holds, and its digest is the one a verifier
+        # recomputes from that QPY: QPY does not keep everything (a delay's unit, for one).
+        qpy = dump_qpy(executed)
+        try:
+            executed, executed_digest = load_qpy_with_digest(qpy)
+        except MalformedInputError as exc:  # qiskit 2.6 cannot read back a delay in ns
+            raise UnsupportedAlgorithmError(
+                "the transpiled circuit does not survive a QPY round trip, so its receipt "
+                f"could not be verified: {exc}"
+            ) from None
         simulated = simulate(
             executed,
             shots=job.shots,
@@ -148,13 +158,12 @@ class AerBackend:
             method=method,
         )
         finished = self._clock()
-        qpy = dump_qpy(executed)
         return Execution(
             result=simulated.counts.to_json(),
             shots=job.shots,
             clbits=simulated.counts.num_clbits,
             executed_qpy=qpy,
-            executed_digest=Sha256(circuit_digest(executed)),
+            executed_digest=Sha256(executed_digest),
             qpy_version=QPY_FORMAT_VERSION,
             backend_version=str(aer_version),
             started_at=started,

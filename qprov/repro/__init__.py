@@ -5,7 +5,7 @@ package is imported, never by ``import qprov``).
 
 * Counts: :func:`parse_counts`, :class:`Counts`.
 * Executed-circuit identity: :func:`circuit_digest`, :func:`dump_qpy`,
-  :func:`load_qpy` (pinned :data:`QPY_FORMAT_VERSION`).
+  :func:`load_qpy`, :func:`load_qpy_with_digest` (pinned :data:`QPY_FORMAT_VERSION`).
 * Noise: :func:`noise_model_digest`, :class:`CalibrationSnapshot`,
   :func:`noise_model_from_calibration`.
 * Simulation and replay: :func:`simulate`, :func:`simulate_job`,
@@ -27,6 +27,7 @@ from qprov.repro._circuit import (
     circuit_digest,
     dump_qpy,
     load_qpy,
+    load_qpy_with_digest,
     require_measurements,
 )
 from qprov.repro._counts import Counts, parse_counts
@@ -117,6 +118,7 @@ __all__ = [
     "holm_bonferroni",
     "is_clifford",
     "load_qpy",
+    "load_qpy_with_digest",
     "min_null_draws",
     "noise_model_digest",
     "noise_model_from_calibration",

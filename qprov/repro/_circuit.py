@@ -15,7 +15,10 @@ format version, so they are never hashed. The canonical encoding hashed by
   by their definitions until only qiskit standard gates (matched by class, not
   by name, so a custom gate called ``"cx"`` is expanded, not trusted), measure,
   reset, barrier, delay, ``unitary`` and Aer save/set directives remain.
-  Control-flow operations keep their name and encode their blocks the same way.
+  Control-flow operations keep their name and encode their blocks the same way,
+  with their condition; a ``switch_case`` adds its target and the case values of
+  each block (``"default"`` for the default case); a ``for_loop``'s range is
+  ``{"range": [start, stop, step]}`` and a missing loop parameter ``null``.
 
 Circuit name, metadata, labels and parameter UUIDs do not enter the digest.
 """
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NewType
 
 import numpy as np
 
-from qprov._canon import canonical_json
+from qprov._canon import MAX_SAFE_INTEGER, canonical_json_plain
 from qprov.errors import MalformedInputError, UnsupportedAlgorithmError
 
 if TYPE_CHECKING:
@@ -44,6 +47,7 @@ __all__ = [
     "circuit_digest",
     "dump_qpy",
     "load_qpy",
+    "load_qpy_with_digest",
     "require_measurements",
 ]
 
@@ -125,6 +129,15 @@ def _param(value: Any) -> Any:
     )
 
 
+def _int(value: Any) -> int:
+    number = int(value)
+    if abs(number) > MAX_SAFE_INTEGER:  # as RFC 8785 (I-JSON) would refuse it
+        raise MalformedInputError(
+            f"value cannot be canonicalised: integer {number} is beyond ±(2**53 - 1)"
+        )
+    return number
+
+
 def _condition(cond: Any, clbit_index: dict[Any, int]) -> Any:
     from qiskit.circuit import ClassicalRegister, Clbit
 
@@ -133,10 +146,29 @@ def _condition(cond: Any, clbit_index: dict[Any, int]) -> Any:
     if isinstance(cond, tuple) and len(cond) == 2:
         target, value = cond
         if isinstance(target, Clbit):
-            return ["clbit", clbit_index[target], int(value)]
+            return ["clbit", clbit_index[target], _int(value)]
         if isinstance(target, ClassicalRegister):
-            return ["creg", [clbit_index[b] for b in target], int(value)]
+            return ["creg", [clbit_index[b] for b in target], _int(value)]
     return {"expr": str(cond)}
+
+
+def _switch_target(target: Any, clbit_index: dict[Any, int]) -> Any:
+    from qiskit.circuit import ClassicalRegister, Clbit
+
+    if isinstance(target, Clbit):
+        return ["clbit", clbit_index[target]]
+    if isinstance(target, ClassicalRegister):
+        return ["creg", [clbit_index[b] for b in target]]
+    return {"expr": str(target)}
+
+
+def _control_flow_param(value: Any) -> Any:
+    # for_loop: (indexset, loop parameter or None, body); the body is encoded as a block.
+    if value is None:
+        return None
+    if isinstance(value, range):
+        return {"range": [_int(value.start), _int(value.stop), _int(value.step)]}
+    return _param(value)
 
 
 def _encode_ops(
@@ -146,46 +178,67 @@ def _encode_ops(
     leaves: dict[str, type],
     out: list[Any],
     depth: int,
+    rust_standard: bool = False,
 ) -> None:
     if depth > _MAX_DEPTH:
         raise MalformedInputError(
             f"circuit definitions nest deeper than {_MAX_DEPTH} levels (recursive gate?)"
         )
-    from qiskit.circuit import ControlFlowOp
+    from qiskit.circuit import CASE_DEFAULT, ControlFlowOp, SwitchCaseOp
 
     qindex = {bit: qmap[i] for i, bit in enumerate(circuit.qubits)}
     cindex = {bit: cmap[i] for i, bit in enumerate(circuit.clbits)}
     for inst in circuit.data:
+        if rust_standard and inst.is_standard_gate() and inst.name in leaves:
+            # Name and parameters from qiskit's Rust data: no Python gate object is built
+            # (see load_qpy_with_digest for why this is the leaf encoding below). The name
+            # check keeps out standard gates the name mapping does not list (C3XGate, "mcx").
+            params = inst.params
+            out.append(
+                [
+                    inst.name,
+                    [qindex[q] for q in inst.qubits],
+                    [cindex[c] for c in inst.clbits] if inst.clbits else [],
+                    [p.hex() if type(p) is float else _param(p) for p in params] if params else [],
+                ]
+            )
+            continue
         op: Instruction = inst.operation
+        name = op.name
         qubits = [qindex[q] for q in inst.qubits]
-        clbits = [cindex[c] for c in inst.clbits]
+        clbits = [cindex[c] for c in inst.clbits] if inst.clbits else []
+        # Standard gates first (nearly every instruction): no control-flow class is a leaf.
+        leaf = leaves.get(name)
+        if leaf is not None and getattr(op, "base_class", type(op)) is leaf:
+            params = op.params
+            entry: list[Any] = [
+                name,
+                qubits,
+                clbits,
+                [p.hex() if type(p) is float else _param(p) for p in params] if params else [],
+            ]
+            if name == "delay":
+                entry.append({"unit": str(getattr(op, "unit", "dt"))})
+            out.append(entry)
+            continue
         if isinstance(op, ControlFlowOp):
             blocks = []
             for block in op.blocks:
                 sub: list[Any] = []
-                _encode_ops(block, qubits, clbits, leaves, sub, depth + 1)
+                _encode_ops(block, qubits, clbits, leaves, sub, depth + 1, rust_standard)
                 blocks.append(sub)
             cond = _condition(getattr(op, "condition", None), cindex)
-            params = [p for p in op.params if not _is_circuit(p)]
-            out.append(
-                [
-                    op.name,
-                    qubits,
-                    clbits,
-                    [_param(p) for p in params],
-                    {"blocks": blocks, "condition": cond},
+            extra: dict[str, Any] = {"blocks": blocks, "condition": cond}
+            if isinstance(op, SwitchCaseOp):
+                extra["target"] = _switch_target(op.target, cindex)
+                extra["cases"] = [
+                    ["default" if v is CASE_DEFAULT else _int(v) for v in values]
+                    for values, _ in op.cases_specifier()
                 ]
-            )
+            params = [_control_flow_param(p) for p in op.params if not _is_circuit(p)]
+            out.append([name, qubits, clbits, params, extra])
             continue
-        leaf = leaves.get(op.name)
-        base = getattr(op, "base_class", type(op))
-        if leaf is not None and base is leaf:
-            entry: list[Any] = [op.name, qubits, clbits, [_param(p) for p in op.params]]
-            if op.name == "delay":
-                entry.append({"unit": str(getattr(op, "unit", "dt"))})
-            out.append(entry)
-            continue
-        if type(op).__module__.startswith("qiskit_aer.library"):
+        if (type(op).__module__ or "").startswith("qiskit_aer.library"):
             out.append([op.name, qubits, clbits, [_param(p) for p in op.params]])
             continue
         definition = op.definition
@@ -205,6 +258,10 @@ def _is_circuit(value: Any) -> bool:
 
 def canonical_circuit_bytes(circuit: QuantumCircuit) -> bytes:
     """The canonical encoding of ``circuit`` (see the module docstring)."""
+    return _canonical_bytes(circuit, rust_standard=False)
+
+
+def _canonical_bytes(circuit: QuantumCircuit, *, rust_standard: bool) -> bytes:
     from qiskit.circuit import QuantumCircuit
 
     if not isinstance(circuit, QuantumCircuit):
@@ -213,7 +270,13 @@ def canonical_circuit_bytes(circuit: QuantumCircuit) -> bytes:
     cindex = {bit: i for i, bit in enumerate(circuit.clbits)}
     ops: list[Any] = []
     _encode_ops(
-        circuit, range(circuit.num_qubits), range(circuit.num_clbits), _leaf_classes(), ops, 0
+        circuit,
+        range(circuit.num_qubits),
+        range(circuit.num_clbits),
+        _leaf_classes(),
+        ops,
+        0,
+        rust_standard,
     )
     phase = circuit.global_phase
     doc = {
@@ -225,7 +288,8 @@ def canonical_circuit_bytes(circuit: QuantumCircuit) -> bytes:
         "global_phase": _param(phase),
         "ops": ops,
     }
-    return canonical_json(doc)
+    # Plain by construction: str literal keys, floats as float.hex(), integers checked by _int.
+    return canonical_json_plain(doc)
 
 
 def circuit_digest(circuit: QuantumCircuit) -> CircuitDigest:
@@ -288,3 +352,29 @@ def load_qpy(data: bytes, *, max_version: int = QPY_FORMAT_VERSION) -> QuantumCi
     if not isinstance(circuit, QuantumCircuit):
         raise MalformedInputError("QPY document does not hold a QuantumCircuit")
     return circuit
+
+
+def load_qpy_with_digest(
+    data: bytes, *, max_version: int = QPY_FORMAT_VERSION
+) -> tuple[QuantumCircuit, CircuitDigest]:
+    """:func:`load_qpy`, and the :func:`circuit_digest` of the circuit it loaded.
+
+    The same digest, computed without building a Python gate object per standard
+    gate: an instruction qiskit holds as a standard gate is encoded from its name and
+    parameters. That is the leaf encoding only for a circuit QPY has just loaded: QPY
+    loads a standard gate as qiskit's own class, and a subclass of one (which an
+    in-memory circuit also holds as a standard gate) as a generic gate with its
+    definition; a standard gate whose name is not a leaf's (C3XGate is "mcx") is
+    encoded the general way. Control-flow blocks are QPY-loaded too; gate definitions are not
+    (they are encoded the general way).
+    """
+    circuit = load_qpy(data, max_version=max_version)
+    try:
+        encoded = _canonical_bytes(circuit, rust_standard=True)
+    except (MalformedInputError, UnsupportedAlgorithmError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - qiskit builds instructions lazily, and fails here
+        raise MalformedInputError(
+            f"QPY document does not load: {type(exc).__name__}: {exc}"
+        ) from None
+    return circuit, CircuitDigest(hashlib.sha256(encoded).hexdigest())

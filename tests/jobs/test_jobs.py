@@ -14,7 +14,12 @@ from chain._chain_env import LATER, ChainEnv
 from qprov.admission import parse_decision
 from qprov.backends import AerBackend, Job, derive_seed
 from qprov.chain import verify_chain
-from qprov.errors import MalformedInputError, PolicyError, ServiceUnavailableError
+from qprov.errors import (
+    MalformedInputError,
+    PolicyError,
+    ServiceUnavailableError,
+    UnsupportedAlgorithmError,
+)
 from qprov.receipt import log_entry, parse_receipt, parse_receipt_bundle
 from qprov.statement import parse_statement
 from qprov.store import open_store
@@ -137,6 +142,32 @@ def test_aer_backend_is_deterministic_and_loads_the_exact_bytes() -> None:
         backend.run(tampered)
     with pytest.raises(PolicyError, match="not served here"):
         backend.check("ibm_torino", {})
+
+
+def _delay_job(duration: str) -> Job:
+    import hashlib
+
+    qasm3 = (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\n'
+        f"delay[{duration}] q[1];\ncx q[0], q[1];\nc = measure q;\n"
+    ).encode()
+    return Job("job-d", "a" * 64, qasm3, hashlib.sha256(qasm3).hexdigest(), "openqasm3", 64, {})  # type: ignore[arg-type]
+
+
+def test_aer_backend_runs_and_digests_the_circuit_its_qpy_holds() -> None:
+    from qprov.repro import load_qpy_with_digest
+
+    execution = AerBackend().run(_delay_job("100dt"))
+    loaded, digest = load_qpy_with_digest(execution.executed_qpy)
+    assert digest == execution.executed_digest
+    assert [i.name for i in loaded.data][:3] == ["h", "delay", "cx"]
+
+
+def test_aer_backend_refuses_a_circuit_qpy_cannot_read_back() -> None:
+    # qiskit 2.6 writes a delay of 100 ns that it reads back as dt and cannot build: the
+    # receipt's QPY could never be checked, so nothing runs.
+    with pytest.raises(UnsupportedAlgorithmError, match="does not survive a QPY round trip"):
+        AerBackend().run(_delay_job("100ns"))
 
 
 POSTGRES_URL = os.environ.get(
