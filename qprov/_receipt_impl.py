@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -406,8 +407,9 @@ class ReceiptBundle:
     executed_qpy: bytes = field(repr=False)
     decision: LoggedEnvelope | None = None
 
-    @property
+    @functools.cached_property
     def parsed(self) -> ParsedReceipt:
+        """The receipt parsed (once: the bundle is immutable)."""
         return parse_receipt(self.receipt.envelope)
 
     def to_dict(self) -> dict[str, Any]:
