@@ -115,8 +115,21 @@ def cli(verbose: bool) -> None:
     )
 
 
+#: Modules the CLI process never needs but a dependency imports when they are installed:
+#: securesystemslib.signer imports its AWS KMS signer, and with it boto3 and botocore (about
+#: 0.25 s on this project's machines), although qprov never signs through AWS KMS.
+_NEVER_IMPORTED = ("boto3",)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+    """Console entry point.
+
+    The process is qprov's own, so the modules in ``_NEVER_IMPORTED`` are marked absent
+    (``import`` raises ImportError, which securesystemslib handles by leaving its AWS
+    signer unavailable). A library user's process is left alone.
+    """
+    for name in _NEVER_IMPORTED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     cli.main(args=argv, prog_name="qprov", auto_envvar_prefix="QPROV")
 
 

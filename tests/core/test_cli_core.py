@@ -230,3 +230,47 @@ def test_fast_paths_do_not_import_heavy_modules(argv: list[str]) -> None:
     )
     assert "EXIT 0 HEAVY []" in proc.stderr, proc.stderr
     assert "Usage:" in proc.stdout
+
+
+_NO_AWS = """
+import importlib.util, sys
+installed = importlib.util.find_spec("boto3") is not None
+from qprov._cli import main
+try:
+    main(["verify-envelope", "--help"])
+except SystemExit:
+    pass
+import securesystemslib.signer  # what every signing or verifying command imports
+from securesystemslib.signer import CryptoSigner, SSlibKey
+print("LOADED", "botocore" in sys.modules, file=sys.stderr)
+"""
+
+_LIBRARY_AWS = """
+import importlib.util, sys
+import qprov.receipt  # the library, not the CLI: the user's process is left alone
+if importlib.util.find_spec("boto3") is not None:
+    import boto3
+    print("BOTO3", boto3.__name__, file=sys.stderr)
+else:
+    print("BOTO3 absent", "boto3" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_cli_process_never_loads_the_aws_sdk() -> None:
+    # securesystemslib.signer imports boto3 when it is installed (0.25 s); the CLI blocks it.
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_AWS], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert "LOADED False" in proc.stderr, proc.stderr
+
+
+def test_library_import_leaves_the_aws_sdk_importable() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_AWS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "BOTO3 boto3" in proc.stderr or "BOTO3 absent False" in proc.stderr, proc.stderr
