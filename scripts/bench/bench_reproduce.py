@@ -240,8 +240,7 @@ def overhead(workloads: list[Workload], repeat: int, signer: object) -> None:
 _STAGES = (
     ("qprov.receipt", "parse_receipt_bundle", "bundle"),
     ("qprov.repro", "parse_counts", "counts"),
-    ("qprov.repro", "load_qpy", "QPY"),
-    ("qprov.repro", "circuit_digest", "digest"),
+    ("qprov.repro", "load_qpy_with_digest", "QPY+dgst"),
     ("qprov.repro", "replay", "replay"),
     ("qprov.repro", "chart_series", "chart"),
 )
