@@ -2,8 +2,13 @@
 
 Usage::
 
-    python scripts/bench/bench_sbom.py [--python PATH] [--cyclonedx-py PATH] [--repeat N]
-        [--validate-repeat M] [--baseline DIR]
+    python scripts/bench/bench_sbom.py [--python PATH | --qiskit-env DIR]
+        [--cyclonedx-py PATH] [--repeat N] [--validate-repeat M] [--baseline DIR]
+
+``--qiskit-env DIR`` scans the environment issue 3 states its goal on: a virtual
+environment with qiskit and qiskit-aer only (made with pip in DIR when missing).
+The default scans this interpreter's environment (with qprov's development
+tools: several times more packages and embedded SBOMs).
 
 cyclonedx-py (package cyclonedx-bom) is a benchmark-only tool; install it in a
 separate virtual environment so it does not change the scanned one::
@@ -153,9 +158,33 @@ def _qprov_commands(
     return commands
 
 
+#: The environment the issue measured cyclonedx-py on: qiskit and qiskit-aer, nothing else.
+QISKIT_ENV = ("qiskit==2.6.2", "qiskit-aer==0.18.2")
+
+
+def _qiskit_env(where: Path) -> Path:
+    """The interpreter of a virtual environment holding only QISKIT_ENV (made if missing)."""
+    python = where / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *QISKIT_ENV], check=True)
+    return python
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter whose environment both tools scan (default: this one)",
+    )
+    parser.add_argument(
+        "--qiskit-env",
+        type=Path,
+        metavar="DIR",
+        help="scan the issue's environment instead: a virtual environment in DIR holding "
+        f"only {' and '.join(QISKIT_ENV)} (created with pip when DIR does not exist)",
+    )
     parser.add_argument(
         "--cyclonedx-py",
         default=os.environ.get(
@@ -176,6 +205,8 @@ def main() -> None:
         help="also run qprov from this source tree (before/after)",
     )
     args = parser.parse_args()
+    if args.qiskit_env is not None:
+        args.python = str(_qiskit_env(args.qiskit_env))
     env = dict(os.environ)
     env.setdefault("SOURCE_DATE_EPOCH", "1700000000")
     os.environ.update(env)
