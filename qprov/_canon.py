@@ -4,7 +4,10 @@ Parsing is strict because every document qprov reads may come from an attacker:
 duplicate object keys, non-UTF-8 bytes, NaN/Infinity, nesting deeper than
 ``MAX_DEPTH`` and inputs over a size limit are refused with
 :class:`~qprov.errors.MalformedInputError`. Canonical output (for digests of
-JSON documents such as counts) is RFC 8785 via the ``rfc8785`` package.
+JSON documents such as counts) is RFC 8785 via the ``rfc8785`` package, or, for
+values made only of str-keyed dicts, lists, strings, booleans, None and safe
+integers (:func:`canonical_json_plain`), json's C encoder, whose output for such
+values is RFC 8785's.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from qprov.errors import MalformedInputError
 __all__ = [
     "MAX_DEPTH",
     "MAX_DOCUMENT_BYTES",
-    "canonical_json",
     "MAX_SAFE_INTEGER",
+    "canonical_json",
     "canonical_json_plain",
     "loads_strict",
 ]
