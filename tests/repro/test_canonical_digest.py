@@ -325,3 +325,13 @@ def test_the_fast_path_is_only_for_loaded_circuits() -> None:
     assert b'"z"' in canonical_circuit_bytes(circuit)
     loaded, _ = load_qpy_with_digest(dump_qpy(circuit))
     assert not loaded.data[0].is_standard_gate()
+
+
+def test_qpy_that_qiskit_cannot_build_back_is_malformed() -> None:
+    # A delay of 1e-7 s comes back from QPY as 1e-7 dt, which qiskit refuses to build when
+    # the instruction is first read: a clear MalformedInputError, not a CircuitError.
+    qc = QuantumCircuit(1, 1)
+    qc.delay(1e-7, 0, unit="s")
+    qc.measure(0, 0)
+    with pytest.raises(MalformedInputError, match="QPY document does not load: CircuitError"):
+        load_qpy_with_digest(dump_qpy(qc))
