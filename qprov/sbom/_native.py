@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from qprov.sbom._model import BundledFile, BundledKind, CryptoLibrary
 from qprov.sbom._record import RecordEntry
@@ -27,6 +28,20 @@ _SNIFFERS: dict[str, re.Pattern[bytes]] = {
     "openssl": re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?) +\d{1,2} [A-Z][a-z]{2} \d{4}"),
     "openblas": re.compile(rb"OpenBLAS (\d+\.\d+\.\d+(?:\.dev)?)"),
 }
+#: The literal each sniffer's pattern starts with (found with bytes.find, which is several
+#: times faster than the regular expression's own scan over a 35 MB library).
+_SNIFF_PREFIX = {"openssl": b"OpenSSL ", "openblas": b"OpenBLAS "}
+
+
+def _first_match(pattern: re.Pattern[bytes], prefix: bytes, data: Any) -> re.Match[bytes] | None:
+    """``pattern.search(data)`` for a pattern that starts with ``prefix``: the leftmost match."""
+    at = data.find(prefix)
+    while at >= 0:
+        match = pattern.match(data, at)
+        if match is not None:
+            return match
+        at = data.find(prefix, at + 1)
+    return None
 
 
 def classify_native(path: str) -> BundledKind | None:
@@ -81,7 +96,7 @@ def sniff_version(path: Path, library: str) -> str | None:
             if size == 0 or size > _SNIFF_MAX_BYTES:
                 return None
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                match = pattern.search(view)
+                match = _first_match(pattern, _SNIFF_PREFIX[library], view)
                 return bytes(match.group(1)).decode("ascii") if match else None
     except (OSError, ValueError):
         return None
@@ -90,7 +105,7 @@ def sniff_version(path: Path, library: str) -> str | None:
 def sniff_bytes(data: bytes, library: str) -> str | None:
     """Like :func:`sniff_version` for bytes already in memory."""
     pattern = _SNIFFERS.get(library)
-    match = pattern.search(data) if pattern else None
+    match = _first_match(pattern, _SNIFF_PREFIX[library], data) if pattern else None
     return match.group(1).decode("ascii") if match else None
 
 

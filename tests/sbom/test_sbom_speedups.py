@@ -663,3 +663,25 @@ def test_type_keyword_errors_as_jsonschema(
 
     assert errors(fast)
     assert errors(fast) == errors(stock)
+
+
+_SNIFF_PIECES = st.sampled_from(
+    [b"OpenBLAS ", b"OpenBLAS 0.3.15", b"OpenBLAS 0.3.31.dev", b"OpenBLAS x", b"OpenSSL ",
+     b"OpenSSL 3.5.1 1 Jul 2025", b"OpenSSL 3.0.2a  15 Mar 2022", b"OpenSSL 3.1", b"\x00", b"0.3.1"]
+) | st.binary(max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(_SNIFF_PIECES, max_size=8), library=st.sampled_from(["openblas", "openssl"]))
+def test_version_sniffing_equals_the_regular_expression_search(
+    pieces: list[bytes], library: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from qprov.sbom._native import _SNIFFERS, sniff_bytes, sniff_version
+
+    data = b"".join(pieces)
+    match = _SNIFFERS[library].search(data)
+    expected = match.group(1).decode("ascii") if match else None
+    assert sniff_bytes(data, library) == expected
+    path = tmp_path_factory.mktemp("sniff") / "lib.so"
+    path.write_bytes(data)
+    assert sniff_version(path, library) == expected
