@@ -19,6 +19,9 @@ package is imported, never by ``import qprov``).
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from qprov.repro._circuit import (
     CANONICAL_ENCODING,
     QPY_FORMAT_VERSION,
@@ -43,12 +46,6 @@ from qprov.repro._noise import (
     noise_model_digest,
     noise_model_from_calibration,
 )
-from qprov.repro._reference import (
-    cross_entropy_check,
-    exact_distribution,
-    final_measurements,
-    outcome_probabilities,
-)
 from qprov.repro._report import ReproReport, chart_series, write_atomic
 from qprov.repro._simulate import (
     CountDifference,
@@ -61,22 +58,76 @@ from qprov.repro._simulate import (
     simulate_job,
     verify_replay,
 )
-from qprov.repro._stats import (
-    DEFAULT_ALPHA,
-    Distribution,
-    JobResult,
-    TestResult,
-    Verdict,
-    check_job,
-    cross_entropy_test,
-    equivalence_test,
-    goodness_of_fit,
-    hellinger_fidelity,
-    holm_bonferroni,
-    min_null_draws,
-    total_variation,
-    two_sample_test,
-)
+
+if TYPE_CHECKING:
+    from qprov.repro._reference import (
+        cross_entropy_check,
+        exact_distribution,
+        final_measurements,
+        outcome_probabilities,
+    )
+    from qprov.repro._stats import (
+        DEFAULT_ALPHA,
+        Distribution,
+        JobResult,
+        TestResult,
+        Verdict,
+        check_job,
+        cross_entropy_test,
+        equivalence_test,
+        goodness_of_fit,
+        hellinger_fidelity,
+        holm_bonferroni,
+        min_null_draws,
+        total_variation,
+        two_sample_test,
+    )
+
+# The statistics (and the references they test against) are imported on first use: an exact
+# replay, the common check, needs neither.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "cross_entropy_check",
+            "exact_distribution",
+            "final_measurements",
+            "outcome_probabilities",
+        ),
+        "_reference",
+    ),
+    **dict.fromkeys(
+        (
+            "DEFAULT_ALPHA",
+            "Distribution",
+            "JobResult",
+            "TestResult",
+            "Verdict",
+            "check_job",
+            "cross_entropy_test",
+            "equivalence_test",
+            "goodness_of_fit",
+            "hellinger_fidelity",
+            "holm_bonferroni",
+            "min_null_draws",
+            "total_variation",
+            "two_sample_test",
+        ),
+        "_stats",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 __all__ = [
     "CALIBRATION_FORMAT",

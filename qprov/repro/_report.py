@@ -16,14 +16,16 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qprov._io import atomic_write
 from qprov.repro._counts import Counts, key_arrays
 from qprov.repro._simulate import ReplayReport
-from qprov.repro._stats import Distribution, JobResult, TestResult
+
+if TYPE_CHECKING:
+    from qprov.repro._stats import Distribution, JobResult, TestResult
 
 __all__ = ["REPORT_VERSION", "ReproReport", "chart_series", "write_atomic"]
 

@@ -150,3 +150,25 @@ def test_baseline_create_refuses_a_circuit_without_measurements(
     assert res.exit_code == 3
     assert "no measurements" in res.stderr
     assert not out.exists()
+
+
+def test_exact_replay_process_does_not_import_the_statistics(world: World, tmp_path: Path) -> None:
+    # The statistical tests (and scipy's use in them) are imported on first use: a new
+    # `qprov reproduce` process that decides by exact replay never loads them.
+    import subprocess
+    import sys
+
+    args = base_args(world, world.bundle.to_json(), world.result, tmp_path)
+    code = (
+        "import sys\nfrom qprov._cli import main\ntry:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as exc:\n"
+        "    loaded = [m for m in ('qprov.repro._stats', 'qprov.repro._reference') "
+        "if m in sys.modules]\n"
+        "    print('EXIT', exc.code, 'LOADED', loaded, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "EXIT 0 LOADED []" in proc.stderr, proc.stderr
+    assert "reproduced" in proc.stderr
