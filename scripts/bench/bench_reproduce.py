@@ -308,6 +308,12 @@ def breakdown(workloads: list[Workload], repeat: int, signer: object) -> None:
 
 
 def cli_times(repeat: int, signer: object, d: Path) -> None:
+    # qprov's .pyc files, as a pip install of the wheel has them (qiskit's are): an editable
+    # install under PYTHONDONTWRITEBYTECODE=1 would compile qprov's modules on every run.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[2] / "qprov")],
+        check=True,
+    )
     w = Workload("16 qubits x 8 layers, 20k shots", layered(16, 8, seed=1), 20_000, "statevector")
     p = w.prepare(signer)
     (d / "r.json").write_bytes(p.bundle)
