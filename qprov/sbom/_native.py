@@ -28,8 +28,8 @@ _SNIFFERS: dict[str, re.Pattern[bytes]] = {
     "openssl": re.compile(rb"OpenSSL (\d+\.\d+\.\d+[a-z]?) +\d{1,2} [A-Z][a-z]{2} \d{4}"),
     "openblas": re.compile(rb"OpenBLAS (\d+\.\d+\.\d+(?:\.dev)?)"),
 }
-#: The literal each sniffer's pattern starts with (found with bytes.find, which is several
-#: times faster than the regular expression's own scan over a 35 MB library).
+#: The literal each sniffer's pattern starts with, found with bytes.find: faster than the
+#: regular expression's own scan (about 20 ms instead of 25 over a 35 MB library here).
 _SNIFF_PREFIX = {"openssl": b"OpenSSL ", "openblas": b"OpenBLAS "}
 
 
