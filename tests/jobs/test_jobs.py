@@ -164,8 +164,8 @@ def test_aer_backend_runs_and_digests_the_circuit_its_qpy_holds() -> None:
 
 
 def test_aer_backend_refuses_a_circuit_qpy_cannot_read_back() -> None:
-    # qiskit 2.6 writes a delay of 100 ns that it reads back as dt and cannot build: the
-    # receipt's QPY could never be checked, so nothing runs.
+    # The transpiler turns delay[100ns] into seconds; qiskit 2.6's QPY reads that back as dt
+    # and cannot build it: the receipt's QPY could never be checked, so nothing runs.
     with pytest.raises(UnsupportedAlgorithmError, match="does not survive a QPY round trip"):
         AerBackend().run(_delay_job("100ns"))
 
