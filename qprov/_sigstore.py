@@ -455,7 +455,7 @@ def _b64_field(obj: dict[str, Any], key: str, *, what: str) -> str:
         raise MalformedInputError(f"{what}: {key} must be a non-empty base64 string")
     try:
         base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
+    except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text
         raise MalformedInputError(f"{what}: {key} is not valid base64: {exc}") from None
     return value
 

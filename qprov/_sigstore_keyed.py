@@ -160,6 +160,8 @@ def _b64(value: Any, where: str) -> bytes:
     """Strict standard base64 (as Rekor writes it) -> bytes."""
     if not isinstance(value, str) or not value:
         raise MalformedInputError(f"{where} must be a non-empty base64 string")
+    if not value.isascii():  # b64decode would raise a ValueError that names no field
+        raise MalformedInputError(f"{where} is not valid base64: it has non-ASCII characters")
     try:
         return base64.b64decode(value, validate=True)
     except binascii.Error as exc:

@@ -550,6 +550,11 @@ MALFORMED: list[tuple[str, bytes, str]] = [
         "log entry signature is not valid base64",
     ),
     (
+        "body-non-ascii-base64",
+        _mutate(lambda d: _set_body(d, rfc8785.dumps(_replace_body_sig(_body(d), "é")))),
+        "log entry signature is not valid base64: it has non-ASCII characters",
+    ),
+    (
         "checkpoint-no-blank-line",
         _mutate(
             lambda d: _entry(d)["inclusionProof"]["checkpoint"].update(envelope="origin\n1\nAA==\n")

@@ -248,10 +248,11 @@ def test_unsupported_pep740_version(sigstore_vectors: Path) -> None:
         verify_bundle(_reencode(doc), (d / SDIST).read_bytes(), PYPI_ATTESTATIONS)
 
 
-def test_pep740_bad_base64(sigstore_vectors: Path) -> None:
+@pytest.mark.parametrize("bad", ["not base64!", "é"])
+def test_pep740_bad_base64(sigstore_vectors: Path, bad: str) -> None:
     d = sigstore_vectors / "pass" / "06-pep740-github-publish"
     doc = json.loads((d / f"{SDIST}.publish.attestation").read_bytes())
-    doc["envelope"]["signature"] = "not base64!"
+    doc["envelope"]["signature"] = bad
     with pytest.raises(MalformedInputError, match="signature is not valid base64"):
         verify_bundle(_reencode(doc), (d / SDIST).read_bytes(), PYPI_ATTESTATIONS)
 
