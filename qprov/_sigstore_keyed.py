@@ -553,15 +553,22 @@ def _check_hashedrekord(spec: Fields, parsed: _Bundle, key: TrustedPublicKey) ->
         public_key.req_string("content", max_length=MAX_BUNDLE_BYTES), "log entry public key"
     )
     public_key.done()
+    _check_signature_and_key(content, key_der, parsed, key, "signature")
+    if algorithm != parsed.digest_algorithm or value != parsed.digest.hex():
+        raise ProofError(f"transparency log entry is for another digest ({algorithm}:{value})")
+
+
+def _check_signature_and_key(
+    content: bytes, key_der: bytes, parsed: _Bundle, key: TrustedPublicKey, kind: str
+) -> None:
+    """The log entry records the bundle's signature and the given key (as SPKI DER)."""
     if not hmac.compare_digest(content, parsed.signature):
-        raise ProofError("transparency log entry is for another signature")
+        raise ProofError(f"transparency log entry is for another {kind}")
     if not hmac.compare_digest(key_der, key.spki_der):
         raise ProofError(
             "transparency log entry is for another public key "
             f"(sha256:{hashlib.sha256(key_der).hexdigest()})"
         )
-    if algorithm != parsed.digest_algorithm or value != parsed.digest.hex():
-        raise ProofError(f"transparency log entry is for another digest ({algorithm}:{value})")
 
 
 def _check_dsse(spec: Fields, parsed: _Bundle, key: TrustedPublicKey) -> None:
@@ -583,13 +590,7 @@ def _check_dsse(spec: Fields, parsed: _Bundle, key: TrustedPublicKey) -> None:
         signatures[0].req_string("verifier", max_length=MAX_BUNDLE_BYTES), "log entry verifier"
     )
     signatures[0].done()
-    if not hmac.compare_digest(content, parsed.signature):
-        raise ProofError("transparency log entry is for another DSSE signature")
-    if not hmac.compare_digest(key_der, key.spki_der):
-        raise ProofError(
-            "transparency log entry is for another public key "
-            f"(sha256:{hashlib.sha256(key_der).hexdigest()})"
-        )
+    _check_signature_and_key(content, key_der, parsed, key, "DSSE signature")
     if value != hashlib.sha256(parsed.payload).hexdigest():
         raise ProofError(
             f"transparency log entry is for another DSSE payload ({algorithm}:{value})"
